@@ -1,0 +1,42 @@
+/** Field limits of PROTOCOL §4. A field over its limit is `bad_request`. */
+export const LIMITS = {
+  titleChars: 200,
+  stageChars: 100,
+  messageChars: 1000,
+  /** result, meta, publish data, error details: bytes of their JSON encoding. */
+  jsonBytes: 64 * 1024,
+  logLinesPerCall: 100,
+  logLineBytes: 4 * 1024,
+  /** HTTP body limit; over it → 413 too_large. */
+  bodyBytes: 1024 * 1024,
+  approvalPromptChars: 1000,
+  approvalOptions: 20,
+  approvalOptionChars: 100,
+  commentChars: 1000,
+  errorMessageChars: 2000,
+  idempotencyKeyChars: 200,
+  /** Default max stall timeout a task may ask for: 7 days. */
+  maxStallTimeoutMs: 7 * 24 * 3600 * 1000,
+} as const;
+
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+
+/** Byte length of a value's JSON encoding (UTF-8). */
+export function jsonByteLength(value: unknown): number {
+  const s = JSON.stringify(value);
+  return s === undefined ? 0 : utf8Length(s);
+}
+
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}

@@ -1,0 +1,73 @@
+/** The task model of PROTOCOL §1. */
+export const TASK_STATUSES = [
+  'queued',
+  'running',
+  'awaiting_approval',
+  'stalled',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+export function isTerminalStatus(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+export function isTaskStatus(value: unknown): value is TaskStatus {
+  return typeof value === 'string' && (TASK_STATUSES as readonly string[]).includes(value);
+}
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface TaskError {
+  message: string;
+  code?: string;
+}
+
+export type Decision = 'approve' | 'reject';
+
+export interface Approval {
+  prompt: string;
+  options: string[];
+  requestedAt: string;
+  decision: Decision | null;
+  comment: string | null;
+  decidedBy: string | null;
+  decidedAt: string | null;
+}
+
+export interface Task {
+  id: string;
+  owner: string;
+  title: string | null;
+  status: TaskStatus;
+  progress: number | null;
+  stage: string | null;
+  message: string | null;
+  result: JsonValue | null;
+  error: TaskError | null;
+  approval: Approval | null;
+  meta: Record<string, JsonValue>;
+  /** Milliseconds without an update after which a running task is marked stalled; 0 = never. */
+  stallTimeoutMs: number;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  version: number;
+}
+
+/** The `data` of events on task and user channels. */
+export type TaskEventData =
+  | { kind: 'task.created'; task: Task }
+  | { kind: 'task.updated'; task: Task }
+  | { kind: 'task.log'; taskId: string; lines: string[] };
+
+export function isTaskEventData(data: unknown): data is TaskEventData {
+  if (typeof data !== 'object' || data === null) return false;
+  const kind = (data as { kind?: unknown }).kind;
+  return kind === 'task.created' || kind === 'task.updated' || kind === 'task.log';
+}

@@ -1,0 +1,31 @@
+/** Resolved server configuration: every option with its default applied and validated (see config.ts). */
+export interface ServerConfig {
+  port: number; // 8080
+  host: string; // 127.0.0.1
+  engine: 'memory' | 'sqlite' | 'redis'; // memory (sqlite and redis arrive with their issues)
+  db: string; // ./taskwire.db
+  redisUrl: string | null;
+  jwtSecret: string | null;
+  jwtPublicKey: string | null; // PEM (or a path to a PEM file, read at start)
+  jwtAlgorithm: 'HS256' | 'RS256' | 'ES256'; // HS256 with a secret; RS256/ES256 with a public key
+  apiKey: string | null;
+  heartbeatMs: number; // 25000
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; // info
+  dev: boolean;
+  /** Max client frame after reassembly, bytes (64 KiB); larger → close 1009. */
+  maxFrameBytes: number;
+  maxSubscriptionsPerConnection: number; // 100
+  maxConnections: number; // 10000 per node
+  maxConnectionsPerUser: number; // 100
+  authTimeoutMs: number; // 5000
+  /** Outbound buffer per connection, bytes (1 MiB); over it → close 4009. */
+  sendBufferBytes: number;
+  historySize: number; // 1000 events per channel
+  historyTtlMs: number; // 24 h
+  recoveryLimit: number; // 500
+  clockLeewaySec: number; // 5
+  stallSweepMs: number; // 1000
+  shutdownTimeoutMs: number; // 10000
+  /** Frames a connection may have queued for processing before it is closed 4008. */
+  maxPendingFrames: number; // 100
+}

@@ -1,0 +1,16 @@
+import type { Logger } from 'pino';
+import type { Authenticator } from './auth/types.js';
+import type { ServerConfig } from './config-types.js';
+import type { Engine } from './engine/types.js';
+import type { Hub } from './hub/types.js';
+import type { TaskService } from './tasks/types.js';
+
+/** Everything a transport or route needs, built once by createServer(). */
+export interface ServerContext {
+  config: ServerConfig;
+  engine: Engine;
+  hub: Hub;
+  tasks: TaskService;
+  auth: Authenticator;
+  logger: Logger;
+}

@@ -1,0 +1,130 @@
+/**
+ * The Engine is the whole storage and broker seam (DESIGN.md): memory, SQLite and
+ * Redis implement it and pass one conformance suite (`./conformance.ts`).
+ * It holds no task semantics: reduce() in @taskwire/protocol decides what a
+ * change means; the engine stores the result atomically.
+ */
+import type { Position, Task, TaskStatus } from '@taskwire/protocol';
+
+export type { Position };
+
+/** One event as stored in a channel's log. `(epoch, offset)` identifies it for ever. */
+export interface StoredEvent {
+  channel: string;
+  epoch: string;
+  offset: number;
+  /** Milliseconds since the Unix epoch, when the engine stored it. */
+  time: number;
+  data: unknown;
+}
+
+export interface CommitRequest {
+  /** The new snapshot. Its `version` is `expectedVersion + 1`, or equal to it when only events are appended. */
+  task: Task;
+  /** The version the caller read (0 when creating). The commit fails with `conflict` if the stored one differs. */
+  expectedVersion: number;
+  /** Events appended atomically with the snapshot, each to its channel's log, in this order. */
+  events: ReadonlyArray<{ channel: string; data: unknown }>;
+  /** When the task should be marked stalled (ms since epoch), or null for never. Replaces the stored deadline. */
+  stallAt: number | null;
+  /** Create only: remember this key → task id for `ttlMs`; if the key is already known the commit fails with `duplicate`. */
+  idempotency?: { key: string; ttlMs: number };
+}
+
+export type CommitResult =
+  | { ok: true; events: StoredEvent[] }
+  | { ok: false; reason: 'conflict'; current: Task | null }
+  | { ok: false; reason: 'duplicate'; taskId: string };
+
+export interface PublishRequest {
+  channel: string;
+  data: unknown;
+  /** A repeat within `idempotencyTtlMs` returns the first position and appends nothing. */
+  idempotencyKey?: string;
+}
+
+export interface PublishResult {
+  event: StoredEvent;
+  /** True when the idempotency key was seen before; `event` is then the first publish's position. */
+  duplicate: boolean;
+}
+
+export interface HistoryRequest {
+  /** Return the first `limit` events after this position (all or nothing). Without it: the latest `limit`. */
+  since?: Position;
+  limit: number;
+}
+
+export interface HistoryResult {
+  /** The channel's current position: the epoch and the offset of its newest event (0 when empty). */
+  epoch: string;
+  offset: number;
+  /**
+   * With `since`: true when `since.epoch` is the current epoch and every event after
+   * `since.offset` is still retained (then `events` starts at `since.offset + 1`).
+   * False otherwise, and `events` is empty. Without `since`: always true.
+   */
+  recovered: boolean;
+  events: StoredEvent[];
+}
+
+export interface ListTasksRequest {
+  owner?: string;
+  status?: TaskStatus;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface ListTasksResult {
+  /** Newest first (by createdAt, then id). */
+  tasks: Task[];
+  nextCursor: string | null;
+}
+
+export type EventListener = (event: StoredEvent) => void;
+export type Unsubscribe = () => Promise<void>;
+
+export interface Engine {
+  readonly kind: 'memory' | 'sqlite' | 'redis';
+  /** Resolves when ready to serve (connected, migrated). */
+  start(): Promise<void>;
+  getTask(id: string): Promise<Task | null>;
+  listTasks(req: ListTasksRequest): Promise<ListTasksResult>;
+  /** Atomic: compare-and-set on version, snapshot, events, stall deadline, idempotency key. */
+  commit(req: CommitRequest): Promise<CommitResult>;
+  /** The task id a create idempotency key maps to, if it is still known. */
+  lookupIdempotency(key: string): Promise<string | null>;
+  /** Append one event to a plain channel's log (idempotent with a key). */
+  publish(req: PublishRequest): Promise<PublishResult>;
+  history(channel: string, req: HistoryRequest): Promise<HistoryResult>;
+  /** Tasks whose stall deadline is at or before `now`, at most `limit`. */
+  dueStalls(now: number, limit: number): Promise<Task[]>;
+  /** Set-if-absent with expiry: true the first time a key is claimed (single-use tickets). */
+  claim(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Receive every event appended to `channel` from now on, on any node, in offset
+   * order. The Hub calls it once per channel per node and ref-counts it.
+   */
+  subscribe(channel: string, listener: EventListener): Promise<Unsubscribe>;
+  /** Throws when the engine cannot serve (for /readyz). */
+  ping(): Promise<void>;
+  /** Numbers for stats and leak tests. */
+  stats(): { subscriptions: number };
+  close(): Promise<void>;
+}
+
+export interface EngineLimits {
+  /** Events kept per channel (default 1000). */
+  historySize: number;
+  /** Age after which events are trimmed, ms (default 24 h). */
+  historyTtlMs: number;
+  /** How long a publish idempotency key is remembered, ms (default 5 min). */
+  idempotencyTtlMs: number;
+}
+
+export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
+  historySize: 1000,
+  historyTtlMs: 24 * 3600 * 1000,
+  idempotencyTtlMs: 5 * 60 * 1000,
+};

@@ -1,0 +1,51 @@
+import type { Task, TaskStatus, TaskError, JsonValue, Decision } from '@taskwire/protocol';
+import type { Principal } from '../auth/types.js';
+import type { StoredEvent } from '../engine/types.js';
+
+export interface CreateTaskInput {
+  id?: string;
+  owner: string;
+  title?: string | null;
+  meta?: Record<string, JsonValue>;
+  stallTimeoutMs?: number;
+}
+
+export interface UpdateTaskInput {
+  status?: TaskStatus;
+  progress?: number | null;
+  stage?: string | null;
+  message?: string | null;
+  result?: JsonValue | null;
+  error?: TaskError | string | null;
+  meta?: Record<string, JsonValue | null>;
+}
+
+/**
+ * The task service: get → reduce() → Engine.commit with compare-and-set, retried on
+ * conflict; publishes `task.created`/`task.updated` on `task:<id>` and `user:<owner>`,
+ * `task.log` on `task:<id>` only. Every method throws TaskwireError with a catalogue code.
+ */
+export interface TaskService {
+  /** `created: false` when the idempotency key was seen before (no new event). */
+  create(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }>;
+  update(id: string, input: UpdateTaskInput): Promise<Task>;
+  appendLogs(id: string, lines: string[]): Promise<Task>;
+  requestApproval(id: string, prompt: string, options?: string[]): Promise<Task>;
+  decide(id: string, decision: Decision, comment: string | null | undefined, by: string): Promise<Task>;
+  cancel(id: string): Promise<Task>;
+  /** null when missing. Permission checks are the caller's. */
+  get(id: string): Promise<Task | null>;
+  list(req: { owner?: string; status?: TaskStatus; limit: number; cursor?: string }): Promise<{ tasks: Task[]; nextCursor: string | null }>;
+  /** Mark every running task past its deadline as stalled (each once, across nodes). Returns how many. */
+  sweepStalls(now?: number): Promise<number>;
+  /** Start the periodic stall sweep (every `intervalMs`); stop() ends it. */
+  start(intervalMs: number): void;
+  stop(): Promise<void>;
+}
+
+/** Who may read a task: its owner, an admin, the API key. */
+export function canReadTask(p: Principal, task: Task): boolean {
+  return p.apiKey || p.admin || task.owner === p.sub;
+}
+
+export type { StoredEvent };
