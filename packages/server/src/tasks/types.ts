@@ -35,7 +35,12 @@ export interface TaskService {
   cancel(id: string): Promise<Task>;
   /** null when missing. Permission checks are the caller's. */
   get(id: string): Promise<Task | null>;
-  list(req: { owner?: string; status?: TaskStatus; limit: number; cursor?: string }): Promise<{ tasks: Task[]; nextCursor: string | null }>;
+  list(req: {
+    owner?: string;
+    status?: TaskStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<{ tasks: Task[]; nextCursor: string | null }>;
   /** Mark every running task past its deadline as stalled (each once, across nodes). Returns how many. */
   sweepStalls(now?: number): Promise<number>;
   /** Start the periodic stall sweep (every `intervalMs`); stop() ends it. */

@@ -1,0 +1,314 @@
+/**
+ * The in-process engine: tests and `--engine memory`. Everything lives in this
+ * process, so a restart loses it, and every channel gets a new random epoch: a
+ * client holding an old position gets `recovered: false` rather than wrong events.
+ * Methods do all their work synchronously, which makes each commit atomic.
+ */
+import { TaskwireError, type Task } from '@taskwire/protocol';
+import { ChannelLog } from './channel-log.js';
+import { ExpiringMap } from './expiring-map.js';
+import { StallIndex } from './stall-index.js';
+import { TaskList } from './task-list.js';
+import {
+  DEFAULT_ENGINE_LIMITS,
+  type CommitRequest,
+  type CommitResult,
+  type Engine,
+  type EngineLimits,
+  type EventListener,
+  type HistoryRequest,
+  type HistoryResult,
+  type ListTasksRequest,
+  type ListTasksResult,
+  type PublishRequest,
+  type PublishResult,
+  type StoredEvent,
+  type Unsubscribe,
+} from './types.js';
+
+export interface MemoryEngineOptions {
+  /** Clock, ms since the Unix epoch (tests). */
+  now?: () => number;
+  /** Called when a listener throws; the error never reaches the committer. Default: console.error. */
+  onListenerError?: (err: unknown, channel: string) => void;
+}
+
+interface Subscription {
+  listener: EventListener;
+  active: boolean;
+}
+
+/** Channels examined per write for age trimming and eviction: bounded work per call. */
+const SWEEP_BATCH = 4;
+
+export class MemoryEngine implements Engine {
+  readonly kind = 'memory' as const;
+  readonly limits: EngineLimits;
+  private readonly now: () => number;
+  private readonly onListenerError: (err: unknown, channel: string) => void;
+  private readonly tasks = new Map<string, Task>();
+  private readonly order = new TaskList();
+  private readonly channels = new Map<string, ChannelLog>();
+  private channelCursor: Iterator<ChannelLog> | null = null;
+  private readonly stalls = new StallIndex();
+  private readonly createKeys = new ExpiringMap<string>();
+  private readonly publishKeys = new ExpiringMap<StoredEvent>();
+  private readonly claims = new ExpiringMap<true>();
+  private readonly listeners = new Map<string, Subscription[]>();
+  private subscriptionCount = 0;
+  /** Events waiting for delivery, each with the listeners subscribed when it was appended. */
+  private readonly outbox: Array<{ event: StoredEvent; subs: Subscription[] }> = [];
+  private delivering = false;
+  private closed = false;
+
+  constructor(limits: Partial<EngineLimits> = {}, opts: MemoryEngineOptions = {}) {
+    const given = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...given };
+    for (const [name, value] of Object.entries(this.limits)) {
+      if (!Number.isInteger(value) || value < 1)
+        throw new RangeError(`engine limit ${name} must be a positive integer`);
+    }
+    this.now = opts.now ?? Date.now;
+    this.onListenerError =
+      opts.onListenerError ??
+      ((err, channel) => console.error(`taskwire: an engine listener on ${channel} threw`, err));
+  }
+
+  start(): Promise<void> {
+    return this.run(() => undefined);
+  }
+
+  getTask(id: string): Promise<Task | null> {
+    return this.run(() => {
+      const task = this.tasks.get(id);
+      return task ? structuredClone(task) : null;
+    });
+  }
+
+  listTasks(req: ListTasksRequest): Promise<ListTasksResult> {
+    return this.run(() => {
+      const page = this.order.page(req, (id) => this.tasks.get(id) as Task);
+      return { tasks: page.tasks.map((t) => structuredClone(t)), nextCursor: page.nextCursor };
+    });
+  }
+
+  commit(req: CommitRequest): Promise<CommitResult> {
+    return this.run((): CommitResult => {
+      const now = this.now();
+      const { task, expectedVersion } = req;
+      if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
+        throw new TaskwireError('internal', `commit: version ${task.version} after ${expectedVersion} is invalid`);
+      }
+      // The idempotency check comes first: a repeated create must read as a duplicate, not a conflict.
+      if (req.idempotency) {
+        const known = this.createKeys.get(req.idempotency.key, now);
+        if (known !== undefined) return { ok: false, reason: 'duplicate', taskId: known };
+      }
+      const stored = this.tasks.get(task.id);
+      if ((stored?.version ?? 0) !== expectedVersion) {
+        return { ok: false, reason: 'conflict', current: stored ? structuredClone(stored) : null };
+      }
+      const events = req.events.map((e) => ({ channel: e.channel, data: structuredClone(e.data) }));
+      const snapshot = structuredClone(task);
+      // Past this point nothing can fail: the state change below is all or nothing.
+      if (!stored) this.order.add(snapshot);
+      this.tasks.set(task.id, snapshot);
+      this.stalls.set(task.id, req.stallAt);
+      if (req.idempotency) this.createKeys.set(req.idempotency.key, task.id, req.idempotency.ttlMs, now);
+      const appended = events.map((e) => this.append(e.channel, e.data, now));
+      this.maintain(now);
+      this.deliver(appended);
+      return { ok: true, events: appended };
+    });
+  }
+
+  lookupIdempotency(key: string): Promise<string | null> {
+    return this.run(() => this.createKeys.get(key, this.now()) ?? null);
+  }
+
+  publish(req: PublishRequest): Promise<PublishResult> {
+    return this.run((): PublishResult => {
+      const now = this.now();
+      const keyId = req.idempotencyKey === undefined ? null : `${req.channel}\n${req.idempotencyKey}`;
+      if (keyId !== null) {
+        const first = this.publishKeys.get(keyId, now);
+        if (first) return { event: first, duplicate: true };
+      }
+      const event = this.append(req.channel, structuredClone(req.data), now);
+      if (keyId !== null) this.publishKeys.set(keyId, event, this.limits.idempotencyTtlMs, now);
+      this.maintain(now);
+      this.deliver([event]);
+      return { event, duplicate: false };
+    });
+  }
+
+  history(channel: string, req: HistoryRequest): Promise<HistoryResult> {
+    return this.run(() => {
+      const now = this.now();
+      const log = this.channel(channel, now);
+      log.trim(this.limits.historySize, this.limits.historyTtlMs, now);
+      return log.history(req, now);
+    });
+  }
+
+  dueStalls(now: number, limit: number): Promise<Task[]> {
+    return this.run(() =>
+      this.stalls.due(now, Math.max(0, Math.floor(limit))).map((id) => structuredClone(this.tasks.get(id) as Task)),
+    );
+  }
+
+  claim(key: string, ttlMs: number): Promise<boolean> {
+    return this.run(() => {
+      const now = this.now();
+      if (this.claims.has(key, now)) return false;
+      this.claims.set(key, true, ttlMs, now);
+      return true;
+    });
+  }
+
+  subscribe(channel: string, listener: EventListener): Promise<Unsubscribe> {
+    return this.run((): Unsubscribe => {
+      const sub: Subscription = { listener, active: true };
+      const subs = this.listeners.get(channel) ?? [];
+      // Copy on write: an outbox entry holds the old array, so adding here never
+      // makes an event already appended reach the new listener.
+      this.listeners.set(channel, [...subs, sub]);
+      this.subscriptionCount += 1;
+      return () => {
+        this.removeSubscription(channel, sub);
+        return Promise.resolve();
+      };
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.run(() => undefined);
+  }
+
+  stats(): { subscriptions: number } {
+    return { subscriptions: this.subscriptionCount };
+  }
+
+  /** Sizes of the internal structures, for tests of boundedness. */
+  internalSizes(): {
+    channels: number;
+    retainedEvents: number;
+    publishKeys: number;
+    claims: number;
+    stallHeap: number;
+  } {
+    let retainedEvents = 0;
+    for (const log of this.channels.values()) retainedEvents += log.retained;
+    return {
+      channels: this.channels.size,
+      retainedEvents,
+      publishKeys: this.publishKeys.size,
+      claims: this.claims.size,
+      stallHeap: this.stalls.heapSize,
+    };
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      for (const subs of this.listeners.values()) for (const sub of subs) sub.active = false;
+      this.listeners.clear();
+      this.subscriptionCount = 0;
+      this.outbox.length = 0;
+    }
+    return Promise.resolve();
+  }
+
+  /** Run synchronously, reporting a throw as a rejected promise, never as a synchronous exception. */
+  private run<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new TaskwireError('unavailable', 'the engine is closed'));
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private channel(name: string, now: number): ChannelLog {
+    let log = this.channels.get(name);
+    if (!log) {
+      log = new ChannelLog(name, now);
+      this.channels.set(name, log);
+    }
+    return log;
+  }
+
+  private append(channel: string, data: unknown, now: number): StoredEvent {
+    const log = this.channel(channel, now);
+    const event = log.append(data, now);
+    log.trim(this.limits.historySize, this.limits.historyTtlMs, now);
+    const subs = this.listeners.get(channel);
+    if (subs && subs.length > 0) this.outbox.push({ event, subs });
+    return event;
+  }
+
+  /**
+   * Bounded background work on every write: trim a few channels by age, and forget
+   * channels that retain nothing, have no listener and were idle for a whole TTL, so
+   * the channel map cannot grow for ever. A forgotten channel comes back with a new
+   * epoch, which clients handle as any epoch change (recovered: false).
+   */
+  private maintain(now: number): void {
+    this.publishKeys.prune(now);
+    this.createKeys.prune(now);
+    this.claims.prune(now);
+    for (let i = 0; i < SWEEP_BATCH && this.channels.size > 0; i++) {
+      this.channelCursor ??= this.channels.values();
+      const step = this.channelCursor.next();
+      if (step.done) {
+        this.channelCursor = null;
+        continue;
+      }
+      const log = step.value;
+      log.trim(this.limits.historySize, this.limits.historyTtlMs, now);
+      const idle = now - log.touchedAt >= this.limits.historyTtlMs;
+      if (log.retained === 0 && idle && !this.listeners.has(log.channel)) this.channels.delete(log.channel);
+    }
+  }
+
+  /**
+   * Deliver appended events in offset order. Re-entrant commits (a listener that
+   * publishes) only queue their events: the outermost call drains the queue, so every
+   * listener sees each channel's events in order. A throwing listener is reported and
+   * skipped; it cannot break the commit or starve the other listeners.
+   */
+  private deliver(events: readonly StoredEvent[]): void {
+    if (events.length === 0 || this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let entry = this.outbox.shift(); entry; entry = this.outbox.shift()) {
+        for (const sub of entry.subs) {
+          if (!sub.active) continue;
+          try {
+            sub.listener(entry.event);
+          } catch (err) {
+            this.onListenerError(err, entry.event.channel);
+          }
+        }
+      }
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  private removeSubscription(channel: string, sub: Subscription): void {
+    if (!sub.active) return;
+    sub.active = false;
+    this.subscriptionCount -= 1;
+    const rest = (this.listeners.get(channel) ?? []).filter((s) => s !== sub);
+    if (rest.length > 0) this.listeners.set(channel, rest);
+    else this.listeners.delete(channel);
+  }
+}
+
+export function createMemoryEngine(
+  limits?: Partial<EngineLimits>,
+  opts?: { now?: () => number; onListenerError?: (err: unknown, channel: string) => void },
+): MemoryEngine {
+  return new MemoryEngine(limits, opts);
+}

@@ -1,0 +1,2 @@
+/** Test helpers for engines in other packages (`@taskwire/server/testing`). */
+export { runEngineConformance, type EngineConformanceOptions } from './engine/conformance.js';
