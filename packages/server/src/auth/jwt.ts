@@ -1,0 +1,87 @@
+/**
+ * Client JWT verification with `jose` (PROTOCOL §3).
+ *
+ * - The algorithm is pinned by configuration: HS256 with `jwtSecret`, or RS256 /
+ *   ES256 with `jwtPublicKey` (PEM). A token with any other `alg`, `none`
+ *   included, is refused.
+ * - Claims: `sub` (required, non-empty string), `exp` (optional; a token without
+ *   it never expires; `clockLeewaySec` of leeway), `channels` and `publish`
+ *   (optional arrays of valid patterns: an exact channel name or a prefix ending
+ *   in `*`), `admin` (optional boolean).
+ * - An expired token → AuthError('expired') (WebSocket close 4001); anything else →
+ *   AuthError('invalid') (close 4501). Messages never include the token.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
+import { isValidPattern } from '@taskwire/protocol';
+import type { ServerConfig } from '../config-types.js';
+import { AuthError, type Principal } from './types.js';
+
+export type JwtConfig = Pick<ServerConfig, 'jwtAlgorithm' | 'jwtSecret' | 'jwtPublicKey' | 'clockLeewaySec'>;
+
+export type JwtVerifier = (token: string) => Promise<Principal>;
+
+const MAX_TOKEN_LENGTH = 16 * 1024;
+
+export function createJwtVerifier(config: JwtConfig): JwtVerifier {
+  const alg = config.jwtAlgorithm;
+  const key = verificationKey(config);
+  return async (token: string): Promise<Principal> => {
+    if (typeof token !== 'string' || token.length === 0) throw new AuthError('missing', 'no token');
+    if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('invalid', 'token too long');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key, { algorithms: [alg], clockTolerance: config.clockLeewaySec }));
+    } catch (err) {
+      throw toAuthError(err, alg);
+    }
+    return principalFromClaims(payload);
+  };
+}
+
+function verificationKey(config: JwtConfig): Uint8Array | KeyObject {
+  if (config.jwtAlgorithm === 'HS256') {
+    if (config.jwtSecret === null) throw new Error('HS256 needs jwtSecret');
+    return new TextEncoder().encode(config.jwtSecret);
+  }
+  if (config.jwtPublicKey === null) throw new Error(`${config.jwtAlgorithm} needs jwtPublicKey`);
+  return createPublicKey(config.jwtPublicKey);
+}
+
+function toAuthError(err: unknown, alg: string): AuthError {
+  if (err instanceof errors.JWTExpired) return new AuthError('expired', 'token expired');
+  if (err instanceof errors.JOSEAlgNotAllowed)
+    return new AuthError('invalid', `token algorithm not allowed (expected ${alg})`);
+  if (err instanceof errors.JWSSignatureVerificationFailed) return new AuthError('invalid', 'token signature invalid');
+  if (err instanceof errors.JWTClaimValidationFailed)
+    return new AuthError('invalid', `token claim invalid: ${err.claim}`);
+  if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid)
+    return new AuthError('invalid', 'token malformed');
+  return new AuthError('invalid', 'token invalid');
+}
+
+/** Validate the claims of a verified token and turn them into a Principal. */
+export function principalFromClaims(payload: JWTPayload): Principal {
+  const { sub, admin, channels, publish, exp } = payload as JWTPayload & Record<string, unknown>;
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
+    throw new AuthError('invalid', 'token claim invalid: sub must be a non-empty string');
+  }
+  if (admin !== undefined && typeof admin !== 'boolean')
+    throw new AuthError('invalid', 'token claim invalid: admin must be a boolean');
+  return {
+    sub,
+    admin: admin === true,
+    apiKey: false,
+    channels: patterns(channels, 'channels'),
+    publish: patterns(publish, 'publish'),
+    expiresAt: typeof exp === 'number' ? exp * 1000 : null,
+  };
+}
+
+function patterns(value: unknown, claim: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > 1000 || !value.every((p) => isValidPattern(p))) {
+    throw new AuthError('invalid', `token claim invalid: ${claim} must be an array of channel patterns`);
+  }
+  return value;
+}

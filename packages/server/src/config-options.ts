@@ -1,0 +1,231 @@
+/**
+ * The table of every server option: its ServerConfig key, `--flag`,
+ * `TASKWIRE_*` environment variable, type, default and one-line description.
+ * `resolveConfig()` (./config.ts) reads it; docs/configuration.md mirrors it.
+ */
+import type { ServerConfig } from './config-types.js';
+
+export type OptionType =
+  | { kind: 'integer'; min: number; max: number }
+  | { kind: 'string' }
+  | { kind: 'secret' }
+  | { kind: 'boolean' }
+  | { kind: 'enum'; values: readonly string[] };
+
+export interface OptionSpec<K extends keyof ServerConfig = keyof ServerConfig> {
+  key: K;
+  flag: `--${string}`;
+  env: `TASKWIRE_${string}`;
+  type: OptionType;
+  default: ServerConfig[K];
+  description: string;
+}
+
+const int = (min: number, max: number): OptionType => ({ kind: 'integer', min, max });
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const HOUR = 3600_000;
+
+/** Every option of ServerConfig, in documentation order. */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'port',
+    flag: '--port',
+    env: 'TASKWIRE_PORT',
+    type: int(0, 65535),
+    default: 8080,
+    description: 'TCP port to listen on (0 picks a free port).',
+  },
+  {
+    key: 'host',
+    flag: '--host',
+    env: 'TASKWIRE_HOST',
+    type: { kind: 'string' },
+    default: '127.0.0.1',
+    description: 'Interface to bind (0.0.0.0 for all).',
+  },
+  {
+    key: 'engine',
+    flag: '--engine',
+    env: 'TASKWIRE_ENGINE',
+    type: { kind: 'enum', values: ['memory', 'sqlite', 'redis'] },
+    default: 'memory',
+    description: 'Storage and broker engine: memory (sqlite and redis are not available yet).',
+  },
+  {
+    key: 'db',
+    flag: '--db',
+    env: 'TASKWIRE_DB',
+    type: { kind: 'string' },
+    default: './taskwire.db',
+    description: 'SQLite database file (sqlite engine).',
+  },
+  {
+    key: 'redisUrl',
+    flag: '--redis',
+    env: 'TASKWIRE_REDIS_URL',
+    type: { kind: 'secret' },
+    default: null,
+    description: 'Redis URL, redis://host:port (redis engine).',
+  },
+  {
+    key: 'jwtSecret',
+    flag: '--jwt-secret',
+    env: 'TASKWIRE_JWT_SECRET',
+    type: { kind: 'secret' },
+    default: null,
+    description: 'HS256 secret for client tokens (at least 32 bytes).',
+  },
+  {
+    key: 'jwtPublicKey',
+    flag: '--jwt-public-key',
+    env: 'TASKWIRE_JWT_PUBLIC_KEY',
+    type: { kind: 'secret' },
+    default: null,
+    description: 'RS256/ES256 public key for client tokens: PEM text or a path to a PEM file.',
+  },
+  {
+    key: 'jwtAlgorithm',
+    flag: '--jwt-algorithm',
+    env: 'TASKWIRE_JWT_ALGORITHM',
+    type: { kind: 'enum', values: ['HS256', 'RS256', 'ES256'] },
+    default: 'HS256',
+    description: 'The only JWT algorithm accepted (inferred from --jwt-public-key when unset).',
+  },
+  {
+    key: 'apiKey',
+    flag: '--api-key',
+    env: 'TASKWIRE_API_KEY',
+    type: { kind: 'secret' },
+    default: null,
+    description: 'API key for backends (Authorization: Bearer <key>).',
+  },
+  {
+    key: 'heartbeatMs',
+    flag: '--heartbeat-ms',
+    env: 'TASKWIRE_HEARTBEAT_MS',
+    type: int(1000, 600_000),
+    default: 25_000,
+    description: 'WebSocket ping interval, ms; a peer missing two pings is dropped.',
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level',
+    env: 'TASKWIRE_LOG_LEVEL',
+    type: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    default: 'info',
+    description: 'Log level.',
+  },
+  {
+    key: 'dev',
+    flag: '--dev',
+    env: 'TASKWIRE_DEV',
+    type: { kind: 'boolean' },
+    default: false,
+    description: 'Development mode: missing secrets are generated and printed.',
+  },
+  {
+    key: 'maxFrameBytes',
+    flag: '--max-frame-bytes',
+    env: 'TASKWIRE_MAX_FRAME_BYTES',
+    type: int(1 * KiB, 16 * MiB),
+    default: 64 * KiB,
+    description: 'Largest client WebSocket message, bytes; larger closes with 1009.',
+  },
+  {
+    key: 'maxSubscriptionsPerConnection',
+    flag: '--max-subscriptions',
+    env: 'TASKWIRE_MAX_SUBSCRIPTIONS',
+    type: int(1, 100_000),
+    default: 100,
+    description: 'Subscriptions one connection may hold.',
+  },
+  {
+    key: 'maxConnections',
+    flag: '--max-connections',
+    env: 'TASKWIRE_MAX_CONNECTIONS',
+    type: int(1, 10_000_000),
+    default: 10_000,
+    description: 'Connections per node; over it closes with 4029.',
+  },
+  {
+    key: 'maxConnectionsPerUser',
+    flag: '--max-connections-per-user',
+    env: 'TASKWIRE_MAX_CONNECTIONS_PER_USER',
+    type: int(1, 10_000_000),
+    default: 100,
+    description: 'Connections per user per node; over it closes with 4029.',
+  },
+  {
+    key: 'authTimeoutMs',
+    flag: '--auth-timeout-ms',
+    env: 'TASKWIRE_AUTH_TIMEOUT_MS',
+    type: int(100, 600_000),
+    default: 5000,
+    description: 'Time a new connection has to authenticate, ms.',
+  },
+  {
+    key: 'sendBufferBytes',
+    flag: '--send-buffer-bytes',
+    env: 'TASKWIRE_SEND_BUFFER_BYTES',
+    type: int(1 * KiB, 1024 * MiB),
+    default: 1 * MiB,
+    description: 'Outbound buffer per connection, bytes; over it closes with 4009.',
+  },
+  {
+    key: 'historySize',
+    flag: '--history-size',
+    env: 'TASKWIRE_HISTORY_SIZE',
+    type: int(1, 1_000_000),
+    default: 1000,
+    description: 'Events kept per channel.',
+  },
+  {
+    key: 'historyTtlMs',
+    flag: '--history-ttl-ms',
+    env: 'TASKWIRE_HISTORY_TTL_MS',
+    type: int(1000, 30 * 24 * HOUR),
+    default: 24 * HOUR,
+    description: 'Age after which channel events are trimmed, ms.',
+  },
+  {
+    key: 'recoveryLimit',
+    flag: '--recovery-limit',
+    env: 'TASKWIRE_RECOVERY_LIMIT',
+    type: int(1, 1_000_000),
+    default: 500,
+    description: 'Most missed events replayed on resubscribe; more → recovered:false.',
+  },
+  {
+    key: 'clockLeewaySec',
+    flag: '--clock-leeway-sec',
+    env: 'TASKWIRE_CLOCK_LEEWAY_SEC',
+    type: int(0, 3600),
+    default: 5,
+    description: 'Clock skew tolerated on token expiry, seconds.',
+  },
+  {
+    key: 'stallSweepMs',
+    flag: '--stall-sweep-ms',
+    env: 'TASKWIRE_STALL_SWEEP_MS',
+    type: int(10, 600_000),
+    default: 1000,
+    description: 'How often stalled tasks are looked for, ms.',
+  },
+  {
+    key: 'shutdownTimeoutMs',
+    flag: '--shutdown-timeout-ms',
+    env: 'TASKWIRE_SHUTDOWN_TIMEOUT_MS',
+    type: int(0, 600_000),
+    default: 10_000,
+    description: 'Longest graceful shutdown, ms.',
+  },
+  {
+    key: 'maxPendingFrames',
+    flag: '--max-pending-frames',
+    env: 'TASKWIRE_MAX_PENDING_FRAMES',
+    type: int(1, 100_000),
+    default: 100,
+    description: 'Client frames queued for processing per connection; over it closes with 4008.',
+  },
+];

@@ -1,0 +1,71 @@
+/**
+ * createServer(): a standalone taskwire server (the CLI's `serve`, tests). Builds
+ * the context (config from the options, logger, engine, hub, task service with
+ * its stall sweep, authenticator) and a Fastify app with taskwirePlugin.
+ */
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { LIMITS } from '@taskwire/protocol';
+import { errorHandler, notFoundHandler } from './http/errors.js';
+import { taskwirePlugin } from './plugin.js';
+import { createRuntime, type TaskwireOptions } from './runtime.js';
+import type { TaskwireServer } from './server-types.js';
+import type { ResolvedConfig } from './config.js';
+
+export type CreateServerOptions = TaskwireOptions;
+
+export interface StandaloneServer extends TaskwireServer {
+  /** Secrets generated because `dev` was on and they were missing. */
+  readonly generated: ResolvedConfig['generated'];
+}
+
+export async function createServer(options: CreateServerOptions = {}): Promise<StandaloneServer> {
+  const runtime = await createRuntime(options);
+  const { ctx } = runtime;
+  const loggerInstance: FastifyBaseLogger = ctx.logger;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: LIMITS.bodyBytes,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 256 },
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  try {
+    await app.register(taskwirePlugin, { context: ctx });
+    await app.ready();
+  } catch (err) {
+    await runtime.stop();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    ctx,
+    generated: runtime.generated,
+    async listen() {
+      await app.listen({ port: ctx.config.port, host: ctx.config.host });
+      const addr = app.server.address();
+      if (addr === null || typeof addr === 'string') throw new Error('server is not listening on TCP');
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      const url = `http://${host}:${addr.port}`;
+      ctx.logger.info({ url, engine: ctx.engine.kind, dev: ctx.config.dev }, 'taskwire listening');
+      return { port: addr.port, host: addr.address, url };
+    },
+    close() {
+      closing ??= (async () => {
+        // Bounded: if in-flight requests outlive the shutdown budget, cut them.
+        const force = setTimeout(() => app.server.closeAllConnections(), ctx.config.shutdownTimeoutMs);
+        force.unref();
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(force);
+          await runtime.stop();
+        }
+      })();
+      return closing;
+    },
+    stats: () => app.taskwire.stats(),
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * The `/api/v1` HTTP API as one encapsulated Fastify plugin: TypeBox validation
+ * with the schemas of @taskwire/protocol, the auth hook, the 1 MiB body limit,
+ * one error handler and a coded 404 for unknown routes. Register it with
+ * `{ prefix: '/api/v1' }`.
+ */
+import type { FastifyInstance } from 'fastify';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { LIMITS } from '@taskwire/protocol';
+import type { ServerContext } from '../context.js';
+import type { ServerStats } from '../server-types.js';
+import { registerAuthHook } from './auth-hook.js';
+import { registerChannelRoutes } from './channels.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import { registerOpsRoutes } from './ops.js';
+import { registerTaskRoutes } from './tasks.js';
+
+export interface HttpApiOptions {
+  ctx: ServerContext;
+  stats: () => ServerStats;
+}
+
+export async function httpApi(scope: FastifyInstance, opts: HttpApiOptions): Promise<void> {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onRoute', (route) => {
+    route.bodyLimit ??= LIMITS.bodyBytes;
+  });
+  // JSON bodies with the default (prototype-poisoning-safe) parser; an empty body is no body,
+  // so `curl -X POST -H 'Content-Type: application/json' …/cancel` works.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: LIMITS.bodyBytes },
+    (req, body, done) => {
+      if ((typeof body === 'string' ? body : body.toString('utf8')).trim() === '') {
+        done(null, undefined);
+        return;
+      }
+      void json(req, typeof body === 'string' ? body : body.toString('utf8'), done);
+    },
+  );
+  registerAuthHook(app, opts.ctx.auth);
+  registerTaskRoutes(app, opts.ctx);
+  registerChannelRoutes(app, opts.ctx);
+  registerOpsRoutes(app, opts.ctx, opts.stats);
+  await Promise.resolve();
+}

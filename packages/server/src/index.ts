@@ -1,0 +1,28 @@
+/** @taskwire/server: the public API. */
+export { createServer, type CreateServerOptions, type StandaloneServer } from './create-server.js';
+export { taskwirePlugin, computeStats, API_PREFIX, type TaskwirePluginOptions, type TaskwireHandle } from './plugin.js';
+export { createRuntime, createEngine, type TaskwireOptions, type Runtime } from './runtime.js';
+export { installSignalHandlers, type SignalHandlerOptions } from './signals.js';
+export {
+  resolveConfig,
+  resolveConfigDetailed,
+  signDevToken,
+  OPTIONS,
+  ConfigError,
+  type ConfigInput,
+  type ResolvedConfig,
+  type OptionSpec,
+  type DevTokenClaims,
+} from './config.js';
+export { createLogger, redactUrl, type Logger } from './logger.js';
+export { createMemoryEngine } from './engine/memory.js';
+export { createAuthenticator, API_KEY_PRINCIPAL } from './auth/authenticator.js';
+export { authorizeSubscribe, authorizePublish } from './auth/permissions.js';
+export { AuthError, type Authenticator, type Principal, type AuthFailureReason } from './auth/types.js';
+export type { ServerConfig } from './config-types.js';
+export type { ServerContext } from './context.js';
+export type { ServerStats, TaskwireServer } from './server-types.js';
+export type * from './engine/types.js';
+export type { Hub, HubStats, Subscriber, HubSubscribeOptions } from './hub/types.js';
+export type { TaskService, CreateTaskInput, UpdateTaskInput } from './tasks/types.js';
+export type { WebSocketGateway } from './ws/types.js';

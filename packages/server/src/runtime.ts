@@ -1,0 +1,95 @@
+/**
+ * Builds the ServerContext (config, logger, engine, hub, task service,
+ * authenticator) from options, and tears it down. Used by createServer() and by
+ * taskwirePlugin when it is given options instead of a context.
+ */
+import type { Logger } from 'pino';
+import { createAuthenticator } from './auth/authenticator.js';
+import { ConfigError, resolveConfigDetailed, type ResolvedConfig } from './config.js';
+import type { ServerConfig } from './config-types.js';
+import type { ServerContext } from './context.js';
+import { createMemoryEngine } from './engine/memory.js';
+import type { Engine } from './engine/types.js';
+import { createHub } from './hub/hub.js';
+import { createLogger } from './logger.js';
+import { createTaskService } from './tasks/service.js';
+
+export type TaskwireOptions = Partial<ServerConfig> & {
+  /** Use this pino logger instead of building one from `logLevel`. */
+  logger?: Logger;
+  /** Where the built logger writes (default stdout). */
+  logDestination?: NodeJS.WritableStream;
+  /**
+   * Build the engine yourself (the Redis engine lives in its own package, so the
+   * CLI and tests pass it in here). Default: the engine named by `config.engine`.
+   */
+  engineFactory?: (config: ServerConfig, logger: Logger) => Engine;
+};
+
+export interface Runtime {
+  ctx: ServerContext;
+  /** Secrets generated in dev mode (print them). */
+  generated: ResolvedConfig['generated'];
+  /** Stop the stall sweep, close the hub and the engine. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Only the ServerConfig keys of the options (the rest are not configuration). */
+function configOverrides(options: TaskwireOptions): Partial<ServerConfig> {
+  const { logger: _logger, logDestination: _dest, engineFactory: _factory, ...rest } = options;
+  return rest;
+}
+
+export function createEngine(config: ServerConfig): Engine {
+  switch (config.engine) {
+    case 'memory':
+      return createMemoryEngine({ historySize: config.historySize, historyTtlMs: config.historyTtlMs });
+    case 'sqlite':
+    case 'redis':
+      throw new ConfigError(
+        `--engine (TASKWIRE_ENGINE) ${config.engine} is not available yet in this version; use --engine memory`,
+      );
+  }
+}
+
+export async function createRuntime(options: TaskwireOptions = {}): Promise<Runtime> {
+  const { config, generated } = resolveConfigDetailed({ overrides: configOverrides(options), env: {} });
+  const logger =
+    options.logger ??
+    createLogger({
+      level: config.logLevel,
+      ...(options.logDestination ? { destination: options.logDestination } : {}),
+    });
+  const engine = options.engineFactory ? options.engineFactory(config, logger) : createEngine(config);
+  await engine.start();
+  const hub = createHub(engine, {
+    logger: logger.child({ component: 'hub' }),
+    recoveryLimit: config.recoveryLimit,
+    historySize: config.historySize,
+  });
+  const tasks = createTaskService(engine, { logger: logger.child({ component: 'tasks' }) });
+  const auth = createAuthenticator(config, engine);
+  tasks.start(config.stallSweepMs);
+  const ctx: ServerContext = { config, engine, hub, tasks, auth, logger };
+  let stopping: Promise<void> | undefined;
+  return {
+    ctx,
+    generated,
+    stop() {
+      stopping ??= (async () => {
+        await settle(logger, 'task service', tasks.stop());
+        await settle(logger, 'hub', hub.close());
+        await settle(logger, 'engine', engine.close());
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function settle(logger: Logger, what: string, p: Promise<void>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    logger.error({ err }, `closing the ${what} failed`);
+  }
+}

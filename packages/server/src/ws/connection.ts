@@ -1,0 +1,419 @@
+/**
+ * One client connection (PROTOCOL §2), independent of the transport: it speaks to a
+ * tiny socket interface, so the `ws` endpoint (and tests) plug any socket in.
+ *
+ * - States and their single transition point: `connection-state.ts`. Cleanup (hub
+ *   subscriptions, user slot, timer) runs exactly once, on leaving authenticating/open.
+ * - Frames are processed strictly in order (a promise chain); more than
+ *   `maxPendingFrames` queued → close 4008.
+ * - One timer slot: the auth timeout, then the token expiry, then the close grace.
+ * - Nothing is sent unless the socket is open; after every send, a send buffer over
+ *   `sendBufferBytes` closes the connection with 4009 (slow consumer).
+ * - Decision: subscribing to a channel this connection already subscribes to (or is
+ *   subscribing to) is `bad_request` "already subscribed", as Centrifugo answers; the
+ *   existing subscription is untouched. Unsubscribing from a channel it does not
+ *   subscribe to replies `{}` (idempotent). A binary frame is a bad frame.
+ */
+import {
+  LIMITS,
+  PROTOCOL_VERSION,
+  TaskwireError,
+  isValidChannel,
+  jsonByteLength,
+  parseChannel,
+  parseClientFrame,
+  type ErrorCode,
+  type PublishFrame,
+  type RefreshFrame,
+  type SubscribeFrame,
+  type UnsubscribeFrame,
+} from '@taskwire/protocol';
+import type { Logger } from 'pino';
+import { authorizePublish, authorizeSubscribe } from '../auth/permissions.js';
+import { AuthError, type Authenticator, type Principal } from '../auth/types.js';
+import type { ServerConfig } from '../config-types.js';
+import type { Engine } from '../engine/types.js';
+import type { Hub, Subscriber } from '../hub/types.js';
+import { BadFrameWindow, CLOSE, TimerSlot, type CloseSpec } from './connection-parts.js';
+import { canSend, releasesResources, transition, type ConnectionState } from './connection-state.js';
+
+/** What a connection needs from its transport. */
+export interface WireSocket {
+  send(data: Buffer | string): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  readonly bufferedAmount: number;
+}
+
+export type Credential = { kind: 'token' | 'ticket'; value: string };
+
+export interface ConnectionDeps {
+  readonly config: Pick<
+    ServerConfig,
+    | 'authTimeoutMs'
+    | 'heartbeatMs'
+    | 'maxSubscriptionsPerConnection'
+    | 'sendBufferBytes'
+    | 'historySize'
+    | 'maxPendingFrames'
+    | 'clockLeewaySec'
+  >;
+  readonly hub: Hub;
+  readonly engine: Pick<Engine, 'getTask' | 'publish'>;
+  readonly auth: Pick<Authenticator, 'verifyToken' | 'redeemTicket'>;
+  readonly logger: Logger;
+  /** Shared count of live connection timers (for leak checks). */
+  readonly timers: { active: number };
+  /** Per-user connection slots: acquire fails when the user is at its limit. */
+  readonly users: { acquire(sub: string): boolean; release(sub: string): void };
+  /** How long a closing socket may take to close before it is terminated. */
+  readonly closeGraceMs: number;
+  onSlowConsumer(): void;
+  onClosed(conn: Connection): void;
+}
+
+/** setTimeout's largest delay; a later token expiry is re-checked when it fires. */
+const MAX_TIMER_MS = 2_147_483_647;
+const EMPTY_RESULT = '{}';
+
+export class Connection implements Subscriber {
+  private state: ConnectionState = 'authenticating';
+  private principal: Principal | null = null;
+  /** Channel → whether its subscribe is still being set up. */
+  private readonly subs = new Map<string, 'pending' | 'active'>();
+  private readonly timer: TimerSlot;
+  private readonly badFrames = new BadFrameWindow();
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+
+  constructor(
+    readonly id: string,
+    private readonly socket: WireSocket,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.timer = new TimerSlot(deps.timers);
+  }
+
+  get currentState(): ConnectionState {
+    return this.state;
+  }
+
+  get user(): string | null {
+    return this.principal?.sub ?? null;
+  }
+
+  get subscriptionCount(): number {
+    return this.subs.size;
+  }
+
+  /** Start the auth timeout; with a credential from the URL, authenticate at once. */
+  start(credential: Credential | null): void {
+    const ms = this.deps.config.authTimeoutMs;
+    this.timer.set(ms, () => this.closeWith(CLOSE.authTimeout, `no valid auth within ${ms} ms`));
+    if (credential) this.enqueue(() => this.authenticate(credential));
+  }
+
+  /** One inbound message: its text, or null for a binary frame. */
+  onMessage(text: string | null): void {
+    if (!canSend(this.state)) return;
+    if (this.queued >= this.deps.config.maxPendingFrames) {
+      return this.closeWith(CLOSE.tooManyFrames, `more than ${this.deps.config.maxPendingFrames} frames queued`);
+    }
+    this.enqueue(() => this.process(text));
+  }
+
+  /** The transport reports its socket closed (any reason). */
+  onSocketClosed(): void {
+    this.setState('closed');
+  }
+
+  /** Close (after an `error` frame when the spec has one, with `message` or the reason). Idempotent. */
+  closeWith(spec: CloseSpec, message?: string): void {
+    if (!canSend(this.state)) return;
+    if (spec.error)
+      this.socket.send(JSON.stringify({ type: 'error', code: spec.error, message: message ?? spec.reason }));
+    this.setState('closing');
+    try {
+      this.socket.close(spec.code, spec.reason);
+    } catch (err) {
+      this.deps.logger.debug({ err, connection: this.id }, 'ws: close failed; terminating');
+      this.socket.terminate();
+    }
+    this.timer.set(this.deps.closeGraceMs, () => this.socket.terminate());
+  }
+
+  /* ---------- Subscriber (called by the Hub) ---------- */
+
+  deliver(_channel: string, frame: Buffer): void {
+    if (this.state === 'open') this.send(frame);
+  }
+
+  ended(channel: string, info: Parameters<Subscriber['ended']>[1]): void {
+    if (!this.subs.delete(channel) || this.state !== 'open') return;
+    this.send(
+      JSON.stringify({
+        type: 'unsubscribed',
+        channel,
+        code: info.code,
+        message: info.message,
+        resubscribe: info.resubscribe,
+      }),
+    );
+  }
+
+  /* ---------- internals ---------- */
+
+  /** The single transition point: runs exit and entry actions. */
+  private setState(to: ConnectionState): void {
+    const from = this.state;
+    const next = transition(from, to);
+    if (next === null) return;
+    this.state = next;
+    if (next === 'open') this.timer.clear();
+    if (releasesResources(from, next)) this.release();
+    if (next === 'closed') {
+      this.timer.clear();
+      this.deps.onClosed(this);
+    }
+  }
+
+  private release(): void {
+    this.timer.clear();
+    this.subs.clear();
+    this.deps.hub.removeSubscriber(this);
+    if (this.principal) this.deps.users.release(this.principal.sub);
+  }
+
+  private enqueue(work: () => Promise<void>): void {
+    this.queued += 1;
+    this.queue = this.queue.then(async () => {
+      try {
+        if (canSend(this.state)) await work();
+      } catch (err) {
+        this.deps.logger.error({ err, connection: this.id }, 'ws: frame handling failed');
+        this.closeWith(CLOSE.internal);
+      } finally {
+        this.queued -= 1;
+      }
+    });
+  }
+
+  private send(data: Buffer | string): void {
+    this.socket.send(data);
+    if (this.socket.bufferedAmount > this.deps.config.sendBufferBytes && this.state === 'open') {
+      this.deps.onSlowConsumer();
+      this.closeWith(CLOSE.slowConsumer);
+    }
+  }
+
+  private sendError(code: ErrorCode, message: string): void {
+    if (canSend(this.state)) this.send(JSON.stringify({ type: 'error', code, message }));
+    if (code === 'bad_request') this.countBadFrame();
+  }
+
+  private reply(id: number, resultJson: string): void {
+    if (this.state === 'open') this.send(`{"type":"reply","id":${id},"result":${resultJson}}`);
+  }
+
+  private replyError(id: number, err: TaskwireError): void {
+    if (this.state === 'open') this.send(JSON.stringify({ type: 'reply', id, error: err.toJSON() }));
+    if (err.code === 'bad_request') this.countBadFrame();
+  }
+
+  /** The 20th bad frame within a minute closes the connection with 4500. */
+  private countBadFrame(): void {
+    if (this.badFrames.record()) this.closeWith(CLOSE.badFrames, '20 bad frames within a minute');
+  }
+
+  private async process(text: string | null): Promise<void> {
+    const parsed = text === null ? null : parseClientFrame(text);
+    if (this.state === 'authenticating') {
+      if (parsed?.ok && parsed.frame.op === 'auth') {
+        return this.authenticate({ kind: 'token', value: parsed.frame.token });
+      }
+      return this.closeWith(
+        CLOSE.unauthorized,
+        'authenticate first: the first frame must be {"op":"auth","token":"…"}',
+      );
+    }
+    if (parsed === null) return this.sendError('bad_request', 'binary frames are not supported: send JSON text frames');
+    if (!parsed.ok) {
+      const err = new TaskwireError('bad_request', parsed.message);
+      return parsed.id === undefined ? this.sendError(err.code, err.message) : this.replyError(parsed.id, err);
+    }
+    const frame = parsed.frame;
+    switch (frame.op) {
+      case 'auth':
+        return this.sendError('bad_request', 'already authenticated: use refresh to replace the token');
+      case 'ping':
+        return this.reply(frame.id, EMPTY_RESULT);
+      case 'subscribe':
+        return this.subscribe(frame);
+      case 'unsubscribe':
+        return this.unsubscribe(frame);
+      case 'publish':
+        return this.publish(frame);
+      case 'refresh':
+        return this.refresh(frame);
+    }
+  }
+
+  private async authenticate(credential: Credential): Promise<void> {
+    let principal: Principal;
+    try {
+      principal =
+        credential.kind === 'token'
+          ? await this.deps.auth.verifyToken(credential.value)
+          : await this.deps.auth.redeemTicket(credential.value);
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      return err.reason === 'expired'
+        ? this.closeWith(CLOSE.tokenExpired)
+        : this.closeWith(CLOSE.unauthorized, err.message);
+    }
+    if (this.state !== 'authenticating') return;
+    if (this.isExpired(principal)) return this.closeWith(CLOSE.tokenExpired);
+    if (!this.deps.users.acquire(principal.sub)) {
+      return this.closeWith(CLOSE.connectionLimit, 'too many connections for this user');
+    }
+    this.principal = principal;
+    this.setState('open');
+    this.send(
+      JSON.stringify({
+        type: 'welcome',
+        protocol: PROTOCOL_VERSION,
+        connectionId: this.id,
+        user: principal.sub,
+        heartbeatMs: this.deps.config.heartbeatMs,
+        serverTime: Date.now(),
+      }),
+    );
+    if (this.currentState === 'open') this.scheduleExpiry();
+  }
+
+  /** A token counts as expired at `exp` + the clock leeway, as when it is verified. */
+  private expiryDeadline(p: Principal): number | null {
+    return p.expiresAt === null ? null : p.expiresAt + this.deps.config.clockLeewaySec * 1000;
+  }
+
+  private isExpired(p: Principal): boolean {
+    const deadline = this.expiryDeadline(p);
+    return deadline !== null && deadline <= Date.now();
+  }
+
+  private scheduleExpiry(): void {
+    const deadline = this.principal ? this.expiryDeadline(this.principal) : null;
+    if (deadline === null) return this.timer.clear();
+    this.timer.set(Math.min(Math.max(0, deadline - Date.now()), MAX_TIMER_MS), () => {
+      if (this.principal && this.isExpired(this.principal)) {
+        this.closeWith(CLOSE.tokenExpired);
+      } else this.scheduleExpiry();
+    });
+  }
+
+  private requirePrincipal(): Principal {
+    if (!this.principal) throw new Error('connection is not authenticated');
+    return this.principal;
+  }
+
+  private async subscribe(f: SubscribeFrame): Promise<void> {
+    const { id, channel } = f;
+    const parsed = parseChannel(channel);
+    if (!parsed)
+      return this.replyError(id, new TaskwireError('bad_request', `invalid channel name ${JSON.stringify(channel)}`));
+    if (this.subs.has(channel))
+      return this.replyError(id, new TaskwireError('bad_request', `already subscribed to ${channel}`));
+    const max = this.deps.config.maxSubscriptionsPerConnection;
+    if (this.subs.size >= max)
+      return this.replyError(id, new TaskwireError('limit_exceeded', `at most ${max} subscriptions per connection`));
+    if (f.history !== undefined && f.history > this.deps.config.historySize) {
+      return this.replyError(
+        id,
+        new TaskwireError('bad_request', `history must be at most ${this.deps.config.historySize}`),
+      );
+    }
+    const decision = await authorizeSubscribe(this.requirePrincipal(), channel, (taskId) =>
+      this.deps.engine.getTask(taskId),
+    );
+    if (this.state !== 'open') return;
+    if (!decision.ok) return this.replyError(id, decision.error);
+
+    this.subs.set(channel, 'pending');
+    let resultJson: string;
+    try {
+      const result = await this.deps.hub.subscribe(this, channel, {
+        since: f.since,
+        history: f.history,
+        snapshot: parsed.kind === 'task',
+      });
+      resultJson = JSON.stringify(result);
+    } catch (err) {
+      this.subs.delete(channel);
+      this.deps.hub.unsubscribe(this, channel);
+      return this.replyError(id, toTaskwireError(err, this.deps.logger));
+    }
+    if (this.state !== 'open') return;
+    this.subs.set(channel, 'active');
+    this.reply(id, resultJson);
+    if (this.state === 'open') this.deps.hub.activate(this, channel);
+  }
+
+  private unsubscribe(f: UnsubscribeFrame): Promise<void> | void {
+    if (!isValidChannel(f.channel))
+      return this.replyError(
+        f.id,
+        new TaskwireError('bad_request', `invalid channel name ${JSON.stringify(f.channel)}`),
+      );
+    this.subs.delete(f.channel);
+    this.deps.hub.unsubscribe(this, f.channel);
+    this.reply(f.id, EMPTY_RESULT);
+  }
+
+  private async publish(f: PublishFrame): Promise<void> {
+    const denied = authorizePublish(this.requirePrincipal(), f.channel);
+    if (denied) return this.replyError(f.id, denied);
+    if (jsonByteLength(f.data) > LIMITS.jsonBytes) {
+      return this.replyError(f.id, new TaskwireError('bad_request', `data is over ${LIMITS.jsonBytes} bytes of JSON`));
+    }
+    try {
+      const { event } = await this.deps.engine.publish({
+        channel: f.channel,
+        data: f.data,
+        idempotencyKey: f.idempotencyKey,
+      });
+      this.reply(f.id, `{"epoch":${JSON.stringify(event.epoch)},"offset":${event.offset}}`);
+    } catch (err) {
+      this.replyError(f.id, toTaskwireError(err, this.deps.logger));
+    }
+  }
+
+  private async refresh(f: RefreshFrame): Promise<void> {
+    let next: Principal;
+    try {
+      next = await this.deps.auth.verifyToken(f.token);
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      return this.replyError(
+        f.id,
+        new TaskwireError('unauthorized', err.reason === 'expired' ? 'token expired' : err.message),
+      );
+    }
+    if (this.state !== 'open') return;
+    const current = this.requirePrincipal();
+    if (next.sub !== current.sub) {
+      return this.replyError(
+        f.id,
+        new TaskwireError('forbidden', 'the new token is for another user; the connection keeps its token'),
+      );
+    }
+    this.principal = next;
+    this.scheduleExpiry();
+    this.reply(f.id, EMPTY_RESULT);
+  }
+}
+
+function toTaskwireError(err: unknown, logger: Logger): TaskwireError {
+  if (err instanceof TaskwireError) return err;
+  logger.error({ err }, 'ws: unexpected error');
+  return new TaskwireError('unavailable', 'the engine is unavailable');
+}

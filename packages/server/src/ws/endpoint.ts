@@ -1,0 +1,191 @@
+/**
+ * The WebSocket endpoint: exactly one route, `GET /ws` (mounted under `/api/v1` by
+ * the caller). The caller registers `@fastify/websocket` once, in the same scope,
+ * with `maxPayload: config.maxFrameBytes` (ws closes 1009 above it) and calls
+ * `closeAll(1012, …)` from a preClose hook that runs before the plugin's own (see
+ * plugin.ts).
+ *
+ * - The handshake always completes; authentication follows (first `auth` frame,
+ *   `?token=` or `?ticket=`), so a refused client always gets an error frame and a
+ *   close code. A plain HTTP GET (no upgrade) gets 426 and a JSON error body.
+ * - Node connection limit → error frame `limit_exceeded` + close 4029.
+ * - One heartbeat interval for the whole node (unref'd, running only while there
+ *   are connections): every `heartbeatMs` each socket is pinged; a socket that
+ *   missed two consecutive pongs is terminated.
+ * - The request URL may carry a credential: only a redacted URL is ever logged.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { ServerContext } from '../context.js';
+import { redactUrl } from '../logger.js';
+import { CLOSE } from './connection-parts.js';
+import { Connection, type ConnectionDeps, type Credential, type WireSocket } from './connection.js';
+import type { WebSocketGateway } from './types.js';
+
+export interface WebSocketEndpointOptions {
+  /** How long a socket we closed may take to finish closing before it is terminated (default 2000 ms). */
+  closeGraceMs?: number;
+}
+
+interface Peer {
+  readonly ws: WebSocket;
+  /** Pings sent since the last pong. */
+  missed: number;
+}
+
+type GatewayPhase = 'running' | 'closing';
+
+const TEXT = { binary: false } as const;
+const UPGRADE_REQUIRED = {
+  error: {
+    code: 'bad_request',
+    message: 'this endpoint speaks WebSocket only: connect with an Upgrade: websocket request',
+  },
+} as const;
+
+export function registerWebSocket(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  options: WebSocketEndpointOptions = {},
+): WebSocketGateway {
+  const { config, logger } = ctx;
+  const registry = new Map<Connection, Peer>();
+  const userConnections = new Map<string, number>();
+  const timers = { active: 0 };
+  let slowConsumerCloses = 0;
+  let phase: GatewayPhase = 'running';
+  let heartbeat: NodeJS.Timeout | null = null;
+  let idleWaiters: Array<() => void> = [];
+
+  const deps: ConnectionDeps = {
+    config,
+    hub: ctx.hub,
+    engine: ctx.engine,
+    auth: ctx.auth,
+    logger,
+    timers,
+    closeGraceMs: options.closeGraceMs ?? 2000,
+    users: {
+      acquire(sub) {
+        const n = userConnections.get(sub) ?? 0;
+        if (n >= config.maxConnectionsPerUser) return false;
+        userConnections.set(sub, n + 1);
+        return true;
+      },
+      release(sub) {
+        const n = (userConnections.get(sub) ?? 1) - 1;
+        if (n > 0) userConnections.set(sub, n);
+        else userConnections.delete(sub);
+      },
+    },
+    onSlowConsumer() {
+      slowConsumerCloses += 1;
+    },
+    onClosed(conn) {
+      if (!registry.delete(conn)) return;
+      logger.debug({ connection: conn.id, user: conn.user }, 'ws: connection closed');
+      if (registry.size > 0) return;
+      stopHeartbeat();
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    },
+  };
+
+  function tick(): void {
+    for (const peer of Array.from(registry.values())) {
+      if (peer.missed >= 2) {
+        peer.ws.terminate();
+        continue;
+      }
+      peer.missed += 1;
+      try {
+        peer.ws.ping();
+      } catch {
+        peer.ws.terminate();
+      }
+    }
+  }
+
+  function startHeartbeat(): void {
+    if (heartbeat || phase !== 'running') return;
+    heartbeat = setInterval(tick, config.heartbeatMs);
+    heartbeat.unref();
+  }
+
+  function stopHeartbeat(): void {
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = null;
+  }
+
+  function onConnection(ws: WebSocket, request: FastifyRequest): void {
+    const id = `c_${randomBytes(12).toString('base64url')}`;
+    const socket: WireSocket = {
+      send: (data) => ws.send(data, TEXT),
+      close: (code, reason) => ws.close(code, reason),
+      terminate: () => ws.terminate(),
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+    };
+    const conn = new Connection(id, socket, deps);
+    const peer: Peer = { ws, missed: 0 };
+    const full = registry.size >= config.maxConnections;
+    registry.set(conn, peer);
+    ws.on('message', (data: RawData, isBinary: boolean) => conn.onMessage(isBinary ? null : rawToString(data)));
+    ws.on('pong', () => {
+      peer.missed = 0;
+    });
+    ws.on('close', () => conn.onSocketClosed());
+    logger.debug({ connection: id, url: redactUrl(request.url) }, 'ws: connection accepted');
+
+    if (phase !== 'running') return conn.closeWith(CLOSE.restarting, 'the server is restarting');
+    if (full) return conn.closeWith(CLOSE.connectionLimit, 'this node has reached its connection limit');
+    startHeartbeat();
+    conn.start(credentialOf(request.query));
+  }
+
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    handler(_request: FastifyRequest, reply: FastifyReply) {
+      return reply.code(426).header('upgrade', 'websocket').send(UPGRADE_REQUIRED);
+    },
+    wsHandler: onConnection,
+  });
+
+  return {
+    connectionCount: () => registry.size,
+    timerCount: () => timers.active,
+    slowConsumerCloses: () => slowConsumerCloses,
+    async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
+      phase = 'closing';
+      stopHeartbeat();
+      for (const conn of Array.from(registry.keys())) conn.closeWith({ code, reason });
+      if (registry.size === 0) return;
+      let timeout: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        timeout = setTimeout(resolve, timeoutMs);
+        timeout.unref();
+      });
+      clearTimeout(timeout);
+      for (const peer of Array.from(registry.values())) peer.ws.terminate();
+    },
+  };
+}
+
+function credentialOf(query: unknown): Credential | null {
+  if (typeof query !== 'object' || query === null) return null;
+  const { ticket, token } = query as { ticket?: unknown; token?: unknown };
+  if (typeof ticket === 'string' && ticket !== '') return { kind: 'ticket', value: ticket };
+  if (typeof token === 'string' && token !== '') return { kind: 'token', value: token };
+  return null;
+}
+
+function rawToString(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
