@@ -55,5 +55,8 @@ export function isValidPattern(pattern: unknown): pattern is string {
   if (!pattern.endsWith('*')) return isValidChannel(pattern);
   const prefix = pattern.slice(0, -1);
   if (prefix.includes('*')) return false;
-  return /^(|t|ta|tas|task|u|us|use|user|r|ro|roo|room)$/.test(prefix) || /^(task|user|room):[A-Za-z0-9_.\-@]{0,127}$/.test(prefix);
+  return (
+    /^(|t|ta|tas|task|u|us|use|user|r|ro|roo|room)$/.test(prefix) ||
+    /^(task|user|room):[A-Za-z0-9_.\-@]{0,127}$/.test(prefix)
+  );
 }

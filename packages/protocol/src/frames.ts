@@ -54,7 +54,10 @@ const SCHEMAS = {
 
 export const CLIENT_OPS = Object.keys(SCHEMAS) as ClientOp[];
 
-type Validator = { Check(value: unknown): boolean; Errors(value: unknown): Iterable<{ instancePath?: string; message?: string }> };
+type Validator = {
+  Check(value: unknown): boolean;
+  Errors(value: unknown): Iterable<{ instancePath?: string; message?: string }>;
+};
 let validators: Record<ClientOp, Validator> | undefined;
 function getValidators(): Record<ClientOp, Validator> {
   validators ??= Object.fromEntries(
@@ -64,8 +67,7 @@ function getValidators(): Record<ClientOp, Validator> {
 }
 
 export type ParseResult =
-  | { ok: true; frame: ClientFrame }
-  | { ok: false; id: number | undefined; op: string | undefined; message: string };
+  { ok: true; frame: ClientFrame } | { ok: false; id: number | undefined; op: string | undefined; message: string };
 
 /** Parse and validate one client text frame. Never throws. */
 export function parseClientFrame(text: string): ParseResult {
@@ -82,7 +84,12 @@ export function parseClientFrame(text: string): ParseResult {
   const id = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0 ? rawId : undefined;
   const op = (value as { op?: unknown }).op;
   if (typeof op !== 'string' || !Object.hasOwn(SCHEMAS, op)) {
-    return { ok: false, id, op: typeof op === 'string' ? op : undefined, message: `unknown op ${JSON.stringify(op ?? null)}` };
+    return {
+      ok: false,
+      id,
+      op: typeof op === 'string' ? op : undefined,
+      message: `unknown op ${JSON.stringify(op ?? null)}`,
+    };
   }
   const validator = getValidators()[op as ClientOp];
   if (!validator.Check(value)) {

@@ -81,7 +81,9 @@ export const UpdateTaskBody = Type.Object(
     stage: Type.Optional(NullableText(LIMITS.stageChars)),
     message: Type.Optional(NullableText(LIMITS.messageChars)),
     result: Type.Optional(Json),
-    error: Type.Optional(Type.Union([Type.String({ maxLength: LIMITS.errorMessageChars }), TaskErrorSchema, Type.Null()])),
+    error: Type.Optional(
+      Type.Union([Type.String({ maxLength: LIMITS.errorMessageChars }), TaskErrorSchema, Type.Null()]),
+    ),
     meta: Type.Optional(JsonObject),
   },
   { additionalProperties: false },
@@ -103,7 +105,9 @@ export const ApprovalBody = Type.Object(
   {
     prompt: Type.String({ minLength: 1, maxLength: LIMITS.approvalPromptChars }),
     options: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.approvalOptionChars }), { maxItems: LIMITS.approvalOptions }),
+      Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.approvalOptionChars }), {
+        maxItems: LIMITS.approvalOptions,
+      }),
     ),
   },
   { additionalProperties: false },

@@ -1,14 +1,7 @@
 import { TaskwireError } from './errors.js';
 import { isValidId } from './channels.js';
 import { DEFAULT_STALL_TIMEOUT_MS, LIMITS, jsonByteLength } from './limits.js';
-import {
-  isTerminalStatus,
-  type Decision,
-  type JsonValue,
-  type Task,
-  type TaskError,
-  type TaskStatus,
-} from './task.js';
+import { isTerminalStatus, type Decision, type JsonValue, type Task, type TaskError, type TaskStatus } from './task.js';
 
 /** Every way a task can change. reduce() is the only place their semantics live. */
 export type TaskChange =
@@ -208,7 +201,15 @@ function requestApproval(task: Task, change: Extract<TaskChange, { type: 'reques
   return {
     ...task,
     status: 'awaiting_approval',
-    approval: { prompt, options: [...options], requestedAt: at, decision: null, comment: null, decidedBy: null, decidedAt: null },
+    approval: {
+      prompt,
+      options: [...options],
+      requestedAt: at,
+      decision: null,
+      comment: null,
+      decidedBy: null,
+      decidedAt: null,
+    },
   };
 }
 
@@ -238,7 +239,8 @@ function optionalText(value: unknown, field: string, max: number): string | null
 function normalizeError(value: TaskError | string | null): TaskError | null {
   if (value === null) return null;
   if (typeof value === 'string') {
-    if (value.length > LIMITS.errorMessageChars) throw bad(`error must be at most ${LIMITS.errorMessageChars} characters`);
+    if (value.length > LIMITS.errorMessageChars)
+      throw bad(`error must be at most ${LIMITS.errorMessageChars} characters`);
     return { message: value };
   }
   if (typeof value !== 'object' || typeof value.message !== 'string') {

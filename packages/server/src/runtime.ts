@@ -12,6 +12,9 @@ import { createMemoryEngine } from './engine/memory.js';
 import type { Engine } from './engine/types.js';
 import { createHub } from './hub/hub.js';
 import { createLogger } from './logger.js';
+import { instrumentAuthenticator } from './metrics/instrumented-auth.js';
+import { instrumentEngine } from './metrics/instrumented-engine.js';
+import { Metrics } from './metrics/metrics.js';
 import { createTaskService } from './tasks/service.js';
 
 export type TaskwireOptions = Partial<ServerConfig> & {
@@ -24,6 +27,8 @@ export type TaskwireOptions = Partial<ServerConfig> & {
    * CLI and tests pass it in here). Default: the engine named by `config.engine`.
    */
   engineFactory?: (config: ServerConfig, logger: Logger) => Engine;
+  /** Collect process metrics (CPU, memory, event loop, GC) on this server's registry (default true). */
+  processMetrics?: boolean;
 };
 
 export interface Runtime {
@@ -36,7 +41,7 @@ export interface Runtime {
 
 /** Only the ServerConfig keys of the options (the rest are not configuration). */
 function configOverrides(options: TaskwireOptions): Partial<ServerConfig> {
-  const { logger: _logger, logDestination: _dest, engineFactory: _factory, ...rest } = options;
+  const { logger: _logger, logDestination: _dest, engineFactory: _factory, processMetrics: _pm, ...rest } = options;
   return rest;
 }
 
@@ -60,17 +65,22 @@ export async function createRuntime(options: TaskwireOptions = {}): Promise<Runt
       level: config.logLevel,
       ...(options.logDestination ? { destination: options.logDestination } : {}),
     });
-  const engine = options.engineFactory ? options.engineFactory(config, logger) : createEngine(config);
+  const metrics = new Metrics({ processMetrics: options.processMetrics });
+  const engine = instrumentEngine(
+    options.engineFactory ? options.engineFactory(config, logger) : createEngine(config),
+    metrics,
+  );
   await engine.start();
   const hub = createHub(engine, {
     logger: logger.child({ component: 'hub' }),
     recoveryLimit: config.recoveryLimit,
     historySize: config.historySize,
+    onFirstWrite: (time) => metrics.observeDeliveryLatency(time),
   });
   const tasks = createTaskService(engine, { logger: logger.child({ component: 'tasks' }) });
-  const auth = createAuthenticator(config, engine);
+  const auth = instrumentAuthenticator(createAuthenticator(config, engine), metrics);
   tasks.start(config.stallSweepMs);
-  const ctx: ServerContext = { config, engine, hub, tasks, auth, logger };
+  const ctx: ServerContext = { config, engine, hub, tasks, auth, logger, metrics };
   let stopping: Promise<void> | undefined;
   return {
     ctx,

@@ -203,7 +203,8 @@ describe('task routes', () => {
   it('GET /tasks lists newest first with a cursor; a user sees only their own', async () => {
     const owner = uid('lister');
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await createTask(owner)).id as string);
+    // Tasks created within one millisecond tie on createdAt and are ordered by id: use ascending ids.
+    for (let i = 0; i < 5; i++) ids.push((await createTask(owner, { id: `${owner}-${i}` })).id as string);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {

@@ -9,7 +9,10 @@ export interface Subscriber {
   /** One encoded event frame (`{"type":"event",…}`), the same bytes for every subscriber. Must not throw. */
   deliver(channel: string, frame: Buffer, offset: number): void;
   /** The Hub ended this subscription (gap it could not fill, channel gone). */
-  ended(channel: string, info: { code: 'unavailable' | 'forbidden' | 'not_found' | 'internal'; message: string; resubscribe: boolean }): void;
+  ended(
+    channel: string,
+    info: { code: 'unavailable' | 'forbidden' | 'not_found' | 'internal'; message: string; resubscribe: boolean },
+  ): void;
 }
 
 export interface HubSubscribeOptions {
