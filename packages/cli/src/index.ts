@@ -4,13 +4,14 @@ import { publishCommand } from './commands/publish.js';
 import { serveCommand } from './commands/serve.js';
 import { taskCommand } from './commands/task.js';
 import { tokenCommand } from './commands/token.js';
+import { watchCommand } from './commands/watch.js';
 import { CommandError, UsageError } from './errors.js';
 import { processIo, type Command, type Io } from './io.js';
 
 export type { Command, Io };
 export { UsageError, CommandError };
 
-export const COMMANDS: readonly Command[] = [serveCommand, tokenCommand, taskCommand, publishCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, tokenCommand, taskCommand, publishCommand, watchCommand];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

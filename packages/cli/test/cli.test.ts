@@ -1,7 +1,9 @@
 /** The built `taskwire` CLI, run as a child process: help, token, serve --dev, task and publish, errors. */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { OPTIONS } from '@taskwire/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,7 +165,9 @@ describe('taskwire serve --dev, then task and publish against it', () => {
   };
 
   beforeAll(async () => {
-    server = startCli(['serve', '--dev', '--port', '0', '--log-level', 'warn']);
+    // The default engine (SQLite) on a database file of this test's own.
+    const db = join(mkdtempSync(join(tmpdir(), 'taskwire-cli-')), 'taskwire.db');
+    server = startCli(['serve', '--dev', '--port', '0', '--log-level', 'warn', '--db', db]);
     banner = await waitForOutput(server, /Admin token: \S+/);
     env = { TASKWIRE_URL: grab('HTTP'), TASKWIRE_API_KEY: grab('API key') };
   });

@@ -49,8 +49,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--engine',
     env: 'TASKWIRE_ENGINE',
     type: { kind: 'enum', values: ['memory', 'sqlite', 'redis'] },
-    default: 'memory',
-    description: 'Storage and broker engine: memory (sqlite and redis are not available yet).',
+    default: 'sqlite',
+    description:
+      'Storage and broker engine: sqlite (durable, one file at --db, one node), memory (tests and throwaway runs: a restart loses everything), redis (several nodes).',
   },
   {
     key: 'db',
@@ -67,6 +68,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: { kind: 'secret' },
     default: null,
     description: 'Redis URL, redis://host:port (redis engine).',
+  },
+  {
+    key: 'redisCluster',
+    flag: '--redis-cluster',
+    env: 'TASKWIRE_REDIS_CLUSTER',
+    type: { kind: 'secret' },
+    default: null,
+    description: 'Redis Cluster seed URLs, comma-separated (redis engine on a cluster; instead of --redis).',
+  },
+  {
+    key: 'redisPrefix',
+    flag: '--redis-prefix',
+    env: 'TASKWIRE_REDIS_PREFIX',
+    type: { kind: 'string' },
+    default: 'tw',
+    description: 'Prefix of every Redis key (several deployments on one Redis).',
   },
   {
     key: 'jwtSecret',
@@ -227,5 +244,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: int(1, 100_000),
     default: 100,
     description: 'Client frames queued for processing per connection; over it closes with 4008.',
+  },
+  {
+    key: 'metricsToken',
+    flag: '--metrics-token',
+    env: 'TASKWIRE_METRICS_TOKEN',
+    type: { kind: 'secret' },
+    default: null,
+    description: 'Bearer token required on GET /metrics (none: /metrics needs no auth).',
   },
 ];

@@ -2,9 +2,12 @@
 export interface ServerConfig {
   port: number; // 8080
   host: string; // 127.0.0.1
-  engine: 'memory' | 'sqlite' | 'redis'; // memory (sqlite and redis arrive with their issues)
+  engine: 'memory' | 'sqlite' | 'redis'; // sqlite
   db: string; // ./taskwire.db
   redisUrl: string | null;
+  /** Redis Cluster seed URLs, comma-separated. */
+  redisCluster: string | null;
+  redisPrefix: string; // tw
   jwtSecret: string | null;
   jwtPublicKey: string | null; // PEM (or a path to a PEM file, read at start)
   jwtAlgorithm: 'HS256' | 'RS256' | 'ES256'; // HS256 with a secret; RS256/ES256 with a public key
@@ -28,4 +31,6 @@ export interface ServerConfig {
   shutdownTimeoutMs: number; // 10000
   /** Frames a connection may have queued for processing before it is closed 4008. */
   maxPendingFrames: number; // 100
+  /** Bearer token required on GET /metrics; null: /metrics needs no auth. */
+  metricsToken: string | null;
 }

@@ -128,8 +128,20 @@ const specOf = (key: keyof ServerConfig): OptionSpec => OPTIONS.find((o) => o.ke
  */
 function checkSecrets(config: ServerConfig, algorithmGiven: boolean): ResolvedConfig['generated'] {
   const generated: ResolvedConfig['generated'] = {};
-  if (config.redisUrl !== null && !/^rediss?:\/\/\S+$/.test(config.redisUrl)) {
+  const redisUrlRe = /^rediss?:\/\/\S+$/;
+  if (config.redisUrl !== null && !redisUrlRe.test(config.redisUrl)) {
     throw new ConfigError(`${label(specOf('redisUrl'))} must be a redis:// or rediss:// URL`);
+  }
+  if (config.redisCluster !== null && !redisClusterUrls(config.redisCluster).every((u) => redisUrlRe.test(u))) {
+    throw new ConfigError(`${label(specOf('redisCluster'))} must be comma-separated redis:// or rediss:// URLs`);
+  }
+  if (config.engine === 'redis' && config.redisUrl === null && config.redisCluster === null) {
+    throw new ConfigError(
+      `--engine redis needs ${label(specOf('redisUrl'))} (one Redis) or ${label(specOf('redisCluster'))} (a cluster)`,
+    );
+  }
+  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(config.redisPrefix)) {
+    throw new ConfigError(`${label(specOf('redisPrefix'))} must be 1-32 characters of [A-Za-z0-9_.-]`);
   }
   if (config.jwtPublicKey !== null) {
     config.jwtPublicKey = loadPem(config.jwtPublicKey);
@@ -230,4 +242,12 @@ export async function signDevToken(
   else if (claims.ttl !== undefined)
     jwt.setExpirationTime(typeof claims.ttl === 'number' ? Math.floor(Date.now() / 1000) + claims.ttl : claims.ttl);
   return jwt.sign(new TextEncoder().encode(config.jwtSecret));
+}
+
+/** The seed URLs of `--redis-cluster` (comma-separated, blanks ignored). */
+export function redisClusterUrls(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }

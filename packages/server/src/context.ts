@@ -3,6 +3,7 @@ import type { Authenticator } from './auth/types.js';
 import type { ServerConfig } from './config-types.js';
 import type { Engine } from './engine/types.js';
 import type { Hub } from './hub/types.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { TaskService } from './tasks/types.js';
 
 /** Everything a transport or route needs, built once by createServer(). */
@@ -13,4 +14,6 @@ export interface ServerContext {
   tasks: TaskService;
   auth: Authenticator;
   logger: Logger;
+  /** Prometheus metrics of this server instance (its own registry). */
+  metrics: Metrics;
 }

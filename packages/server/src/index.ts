@@ -1,10 +1,20 @@
 /** @taskwire/server: the public API. */
 export { createServer, type CreateServerOptions, type StandaloneServer } from './create-server.js';
-export { taskwirePlugin, computeStats, API_PREFIX, type TaskwirePluginOptions, type TaskwireHandle } from './plugin.js';
+export {
+  taskwirePlugin,
+  computeStats,
+  API_PREFIX,
+  type TaskwirePluginOptions,
+  type TaskwireHandle,
+  type TransportStats,
+} from './plugin.js';
+export { Metrics, type MetricsOptions, type Transport, type TransportCounts } from './metrics/metrics.js';
+export { instrumentEngine } from './metrics/instrumented-engine.js';
 export { createRuntime, createEngine, type TaskwireOptions, type Runtime } from './runtime.js';
 export { installSignalHandlers, type SignalHandlerOptions } from './signals.js';
 export {
   resolveConfig,
+  redisClusterUrls,
   resolveConfigDetailed,
   signDevToken,
   OPTIONS,
@@ -16,6 +26,14 @@ export {
 } from './config.js';
 export { createLogger, redactUrl, type Logger } from './logger.js';
 export { createMemoryEngine } from './engine/memory.js';
+export {
+  createSqliteEngine,
+  SqliteEngine,
+  type SqliteEngineOptions,
+  type SqliteSizes,
+  type SweepResult,
+} from './engine/sqlite.js';
+export { SchemaVersionError, SCHEMA_VERSION } from './engine/sqlite-schema.js';
 export { createAuthenticator, API_KEY_PRINCIPAL } from './auth/authenticator.js';
 export { authorizeSubscribe, authorizePublish } from './auth/permissions.js';
 export { AuthError, type Authenticator, type Principal, type AuthFailureReason } from './auth/types.js';
@@ -23,6 +41,7 @@ export type { ServerConfig } from './config-types.js';
 export type { ServerContext } from './context.js';
 export type { ServerStats, TaskwireServer } from './server-types.js';
 export type * from './engine/types.js';
+export { DEFAULT_ENGINE_LIMITS } from './engine/types.js';
 export type { Hub, HubStats, Subscriber, HubSubscribeOptions } from './hub/types.js';
 export type { TaskService, CreateTaskInput, UpdateTaskInput } from './tasks/types.js';
 export type { WebSocketGateway } from './ws/types.js';

@@ -39,6 +39,7 @@ const SECRET_KEYS = [
   'jwtSecret',
   'secret',
   'password',
+  'metricsToken',
 ];
 
 interface RequestLike {

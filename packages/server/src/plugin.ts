@@ -14,17 +14,28 @@
  *
  * It adds `/api/v1/ws` (exactly one WebSocket route), the `/api/v1` HTTP API in
  * its own encapsulated context (its validator, error handler and 404 do not leak
- * into the host app), and `/healthz`, `/readyz` at the root (`health: false`
- * skips them). On `app.close()` every WebSocket is closed with 1012 first. Given
+ * into the host app) with the SSE route and long-polling, `/healthz`, `/readyz`
+ * at the root (`health: false` skips them), `/metrics` (`metrics: false` skips it)
+ * and the OpenAPI document and UI at `/docs` (`docs: false` skips them, e.g. when
+ * the host app registers @fastify/swagger itself). On `app.close()` every SSE
+ * stream is ended, every waiting long-poll answered, and every WebSocket closed
+ * with 1012 first. Given
  * `context` (a ServerContext you built), the caller owns its lifecycle; given
  * options, the plugin builds the context and closes it with the app.
  */
+import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
+import type { WebSocket } from 'ws';
 import type { ServerContext } from './context.js';
+import { registerDocs } from './http/docs.js';
+import { LongPollRegistry } from './http/longpoll.js';
+import { prepareScope } from './http/openapi-schemas.js';
 import { registerHealthRoutes } from './http/ops.js';
 import { httpApi } from './http/api.js';
+import { SseGateway } from './http/sse-stream.js';
+import { countHttpRequests, registerMetricsRoute } from './metrics/route.js';
 import { createRuntime, type Runtime, type TaskwireOptions } from './runtime.js';
 import type { ServerStats } from './server-types.js';
 import { registerWebSocket } from './ws/endpoint.js';
@@ -32,9 +43,13 @@ import type { WebSocketGateway } from './ws/types.js';
 
 export const API_PREFIX = '/api/v1';
 
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
 export interface TaskwireHandle {
   readonly ctx: ServerContext;
   readonly gateway: WebSocketGateway;
+  /** The SSE streams of this server. */
+  readonly sse: SseGateway;
   stats(): ServerStats;
 }
 
@@ -49,21 +64,43 @@ export type TaskwirePluginOptions = TaskwireOptions & {
   context?: ServerContext;
   /** Register /healthz and /readyz at the root (default true). */
   health?: boolean;
+  /** Register GET /metrics at the root (default true). */
+  metrics?: boolean;
+  /** Register the OpenAPI document and UI at /docs (default true). */
+  docs?: boolean;
 };
 
-export function computeStats(ctx: ServerContext, gateway: WebSocketGateway): ServerStats {
+/** The other transports' numbers for stats (SSE streams, waiting long-polls). */
+export interface TransportStats {
+  sse: { connections: number; timers: number; slowConsumerCloses: number };
+  longpoll: { connections: number; timers: number };
+}
+
+const NO_TRANSPORTS: TransportStats = {
+  sse: { connections: 0, timers: 0, slowConsumerCloses: 0 },
+  longpoll: { connections: 0, timers: 0 },
+};
+
+export function computeStats(
+  ctx: ServerContext,
+  gateway: WebSocketGateway,
+  transports: TransportStats = NO_TRANSPORTS,
+): ServerStats {
   const hub = ctx.hub.stats();
+  const ws = gateway.connectionCount();
+  const { sse, longpoll } = transports;
   return {
-    connections: gateway.connectionCount(),
+    connections: ws + sse.connections + longpoll.connections,
+    connectionsByTransport: { ws, sse: sse.connections, longpoll: longpoll.connections },
     subscriptions: hub.subscriptions,
     channels: hub.channels,
     engineSubscriptions: ctx.engine.stats().subscriptions,
-    timers: gateway.timerCount(),
+    timers: gateway.timerCount() + sse.timers + longpoll.timers,
     eventsIn: hub.eventsIn,
     eventsOut: hub.eventsOut,
     eventsInPerSecond: hub.eventsInPerSecond,
     eventsOutPerSecond: hub.eventsOutPerSecond,
-    slowConsumerCloses: gateway.slowConsumerCloses(),
+    slowConsumerCloses: gateway.slowConsumerCloses() + transports.sse.slowConsumerCloses,
   };
 }
 
@@ -71,21 +108,39 @@ async function taskwire(app: FastifyInstance, opts: TaskwirePluginOptions): Prom
   let runtime: Runtime | undefined;
   const ctx = opts.context ?? (runtime = await createRuntime(opts)).ctx;
   let gateway: WebSocketGateway | undefined;
+  const sse = new SseGateway(ctx);
+  const polls = new LongPollRegistry(ctx);
+  const transports = (): TransportStats => ({
+    sse: { connections: sse.size, timers: sse.counts.timers, slowConsumerCloses: sse.counts.slowConsumerCloses },
+    longpoll: { connections: polls.size, timers: polls.timers },
+  });
   const stats = (): ServerStats => {
     if (!gateway) throw new Error('taskwire is not ready');
-    return computeStats(ctx, gateway);
+    return computeStats(ctx, gateway, transports());
   };
+  ctx.metrics.setSources({
+    connections: () => ({ ws: gateway?.connectionCount() ?? 0, sse: sse.size, longpoll: polls.size }),
+    slowConsumerCloses: () => ({
+      ws: gateway?.slowConsumerCloses() ?? 0,
+      sse: sse.counts.slowConsumerCloses,
+      longpoll: 0,
+    }),
+    hub: () => ctx.hub.stats(),
+  });
   app.decorate('taskwire', {
     ctx,
     get gateway(): WebSocketGateway {
       if (!gateway) throw new Error('taskwire is not ready');
       return gateway;
     },
+    sse,
     stats,
   } satisfies TaskwireHandle);
 
   // Registered before @fastify/websocket's own preClose, so clients get 1012 (restart), not a bare close.
   app.addHook('preClose', async () => {
+    sse.closeAll();
+    polls.closeAll();
     await gateway?.closeAll(1012, 'server restarting', Math.floor(ctx.config.shutdownTimeoutMs * 0.8));
   });
   if (runtime) {
@@ -93,15 +148,33 @@ async function taskwire(app: FastifyInstance, opts: TaskwirePluginOptions): Prom
     app.addHook('onClose', () => owned.stop());
   }
 
+  // Before any route: @fastify/swagger collects the routes as they are added.
+  if (opts.docs !== false) await registerDocs(app, VERSION);
+  countHttpRequests(app, ctx.metrics);
+
   await app.register(
     async (scope) => {
-      await scope.register(websocket, { options: { maxPayload: ctx.config.maxFrameBytes } });
+      prepareScope(scope);
+      await scope.register(websocket, {
+        options: { maxPayload: ctx.config.maxFrameBytes },
+        // ws protocol errors (an oversized or malformed frame) are the client's fault: debug, not error.
+        errorHandler(error, socket: WebSocket, request) {
+          request.log.debug({ err: error }, 'ws: socket error');
+          // A protocol error already started the close handshake (e.g. 1009): let it finish.
+          if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.terminate();
+        },
+      });
       gateway = registerWebSocket(scope, ctx);
     },
     { prefix: API_PREFIX },
   );
-  await app.register(httpApi, { prefix: API_PREFIX, ctx, stats });
-  if (opts.health !== false) registerHealthRoutes(app, ctx);
+  await app.register(httpApi, { prefix: API_PREFIX, ctx, stats, sse, polls });
+  await app.register((scope, _opts, done) => {
+    prepareScope(scope);
+    if (opts.health !== false) registerHealthRoutes(scope, ctx);
+    if (opts.metrics !== false) registerMetricsRoute(scope, ctx);
+    done();
+  });
 }
 
 export const taskwirePlugin = fp(taskwire, { name: 'taskwire', fastify: '5.x' });

@@ -9,6 +9,7 @@ import { ConfigError, resolveConfigDetailed, type ResolvedConfig } from './confi
 import type { ServerConfig } from './config-types.js';
 import type { ServerContext } from './context.js';
 import { createMemoryEngine } from './engine/memory.js';
+import { createSqliteEngine } from './engine/sqlite.js';
 import type { Engine } from './engine/types.js';
 import { createHub } from './hub/hub.js';
 import { createLogger } from './logger.js';
@@ -45,14 +46,23 @@ function configOverrides(options: TaskwireOptions): Partial<ServerConfig> {
   return rest;
 }
 
-export function createEngine(config: ServerConfig): Engine {
+export function createEngine(config: ServerConfig, logger: Logger): Engine {
+  const limits = { historySize: config.historySize, historyTtlMs: config.historyTtlMs };
+  const onListenerError = (err: unknown, channel: string): void =>
+    logger.error({ err, channel }, 'an engine listener threw');
   switch (config.engine) {
     case 'memory':
-      return createMemoryEngine({ historySize: config.historySize, historyTtlMs: config.historyTtlMs });
+      return createMemoryEngine(limits, { onListenerError });
     case 'sqlite':
+      return createSqliteEngine({
+        path: config.db,
+        limits,
+        onListenerError,
+        onError: (err: unknown) => logger.error({ err }, 'the SQLite retention sweep failed'),
+      });
     case 'redis':
       throw new ConfigError(
-        `--engine (TASKWIRE_ENGINE) ${config.engine} is not available yet in this version; use --engine memory`,
+        '--engine (TASKWIRE_ENGINE) redis needs @taskwire/engine-redis: run `taskwire serve --engine redis` from the CLI, or pass engineFactory to createServer',
       );
   }
 }
@@ -66,8 +76,9 @@ export async function createRuntime(options: TaskwireOptions = {}): Promise<Runt
       ...(options.logDestination ? { destination: options.logDestination } : {}),
     });
   const metrics = new Metrics({ processMetrics: options.processMetrics });
+  const engineLogger = logger.child({ component: 'engine' });
   const engine = instrumentEngine(
-    options.engineFactory ? options.engineFactory(config, logger) : createEngine(config),
+    options.engineFactory ? options.engineFactory(config, engineLogger) : createEngine(config, engineLogger),
     metrics,
   );
   await engine.start();

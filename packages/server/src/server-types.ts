@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from './context.js';
 
 export interface ServerStats {
+  /** Every transport: WebSocket connections, SSE streams and waiting long-poll requests. */
   connections: number;
+  connectionsByTransport: { ws: number; sse: number; longpoll: number };
   subscriptions: number;
   channels: number;
   engineSubscriptions: number;

@@ -34,7 +34,7 @@ describe('configuration', () => {
     expect(c).toMatchObject({
       port: 8080,
       host: '127.0.0.1',
-      engine: 'memory',
+      engine: 'sqlite',
       heartbeatMs: 25_000,
       logLevel: 'info',
       dev: false,
@@ -163,12 +163,22 @@ describe('configuration', () => {
     ).toMatch(/--jwt-algorithm \(TASKWIRE_JWT_ALGORITHM\) is RS256 but --jwt-public-key holds a key for ES256/);
   });
 
-  it('accepts sqlite and redis as names but fails clearly at start: not available yet', async () => {
-    expect(resolveConfig({ ...base, flags: { engine: 'sqlite' } }).engine).toBe('sqlite');
-    await expect(createServer({ ...base.overrides, engine: 'sqlite', logLevel: 'silent' })).rejects.toThrow(
-      /--engine \(TASKWIRE_ENGINE\) sqlite is not available yet/,
+  it('defaults to the sqlite engine; redis without an engineFactory fails clearly at start', async () => {
+    expect(resolveConfig(base).engine).toBe('sqlite');
+    expect(resolveConfig({ ...base, flags: { engine: 'memory' } }).engine).toBe('memory');
+    await expect(createServer({ ...base.overrides, engine: 'redis', logLevel: 'silent' })).rejects.toThrow(
+      /--engine redis needs --redis \(TASKWIRE_REDIS_URL\) \(one Redis\) or --redis-cluster/,
     );
-    await expect(createServer({ ...base.overrides, engine: 'redis', logLevel: 'silent' })).rejects.toThrow(ConfigError);
+    const redisUrl = 'redis://127.0.0.1:1';
+    await expect(createServer({ ...base.overrides, engine: 'redis', redisUrl, logLevel: 'silent' })).rejects.toThrow(
+      /--engine \(TASKWIRE_ENGINE\) redis needs @taskwire\/engine-redis/,
+    );
+    await expect(createServer({ ...base.overrides, engine: 'redis', redisUrl, logLevel: 'silent' })).rejects.toThrow(
+      ConfigError,
+    );
+    expect(() =>
+      resolveConfig({ ...base, flags: { engine: 'redis', 'redis-cluster': 'redis://a:1, http://b' } }),
+    ).toThrow(/--redis-cluster \(TASKWIRE_REDIS_CLUSTER\) must be comma-separated redis:\/\/ or rediss:\/\/ URLs/);
   });
 
   it('signDevToken signs HS256 only', async () => {

@@ -35,7 +35,12 @@ describe('routes', () => {
       // Fastify adds a HEAD twin for every GET route; count the routes as registered.
       if (r.method !== 'HEAD') routes.push(r);
     });
-    await app.register(taskwirePlugin, { jwtSecret: TEST_JWT_SECRET, apiKey: TEST_API_KEY, logLevel: 'silent' });
+    await app.register(taskwirePlugin, {
+      engine: 'memory',
+      jwtSecret: TEST_JWT_SECRET,
+      apiKey: TEST_API_KEY,
+      logLevel: 'silent',
+    });
     await app.ready();
     try {
       const ws = routes.filter(
@@ -46,7 +51,9 @@ describe('routes', () => {
       expect(urls.filter((u) => u.includes('/ws'))).toEqual(['/api/v1/ws']);
       for (const u of urls) {
         expect(u).not.toMatch(/\/api\/v1\/api\/v1|\/\//);
-        expect(u === '/healthz' || u === '/readyz' || u.startsWith('/api/v1/')).toBe(true);
+        expect(
+          u === '/healthz' || u === '/readyz' || u === '/metrics' || u.startsWith('/docs') || u.startsWith('/api/v1/'),
+        ).toBe(true);
       }
     } finally {
       await app.close();

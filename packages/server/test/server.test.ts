@@ -22,7 +22,12 @@ describe('server lifecycle', () => {
   it('taskwirePlugin mounts taskwire inside an existing Fastify app and closes with it', async () => {
     const app = Fastify({ routerOptions: { maxParamLength: 256 } });
     app.get('/hello', () => ({ hello: 'world' }));
-    await app.register(taskwirePlugin, { jwtSecret: TEST_JWT_SECRET, apiKey: TEST_API_KEY, logLevel: 'silent' });
+    await app.register(taskwirePlugin, {
+      engine: 'memory',
+      jwtSecret: TEST_JWT_SECRET,
+      apiKey: TEST_API_KEY,
+      logLevel: 'silent',
+    });
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       expect(await (await fetch(`${base}/hello`)).json()).toEqual({ hello: 'world' });

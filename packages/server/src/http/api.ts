@@ -12,17 +12,26 @@ import type { ServerStats } from '../server-types.js';
 import { registerAuthHook } from './auth-hook.js';
 import { registerChannelRoutes } from './channels.js';
 import { errorHandler, notFoundHandler } from './errors.js';
+import type { LongPollRegistry } from './longpoll.js';
+import { prepareScope } from './openapi-schemas.js';
 import { registerOpsRoutes } from './ops.js';
+import { registerSseRoute } from './sse.js';
+import type { SseGateway } from './sse-stream.js';
 import { registerTaskRoutes } from './tasks.js';
 
 export interface HttpApiOptions {
   ctx: ServerContext;
   stats: () => ServerStats;
+  /** The SSE streams (`GET /channels/:channel/events`). */
+  sse: SseGateway;
+  /** The waiting long-poll requests (`GET /channels/:channel/history?wait=`). */
+  polls: LongPollRegistry;
 }
 
 export async function httpApi(scope: FastifyInstance, opts: HttpApiOptions): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  prepareScope(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.addHook('onRoute', (route) => {
@@ -45,7 +54,8 @@ export async function httpApi(scope: FastifyInstance, opts: HttpApiOptions): Pro
   );
   registerAuthHook(app, opts.ctx.auth);
   registerTaskRoutes(app, opts.ctx);
-  registerChannelRoutes(app, opts.ctx);
+  registerChannelRoutes(app, opts.ctx, opts.polls);
+  registerSseRoute(app, opts.ctx, opts.sse);
   registerOpsRoutes(app, opts.ctx, opts.stats);
   await Promise.resolve();
 }

@@ -4,6 +4,11 @@
  * subscribe, `authorizeSubscribe`). History answers
  * `{channel, epoch, offset, recovered, events}`: with `since`, the first `limit`
  * events after it, all or nothing; without it, the latest `limit` events.
+ *
+ * Long-poll (`wait`, seconds, at most 60): with `since` and nothing after it yet, the
+ * request waits for the first event (./longpoll.ts) and answers it, or answers
+ * `events: []` at the timeout. Events already after `since`, `recovered: false`,
+ * no `since` (the latest `limit` at once) and `limit=0` answer at once.
  */
 import { ChannelParams, HistoryQuery, PublishBody, type EventFrame, type Position } from '@taskwire/protocol';
 import { TaskwireError } from '@taskwire/protocol';
@@ -11,11 +16,28 @@ import type { ServerContext } from '../context.js';
 import type { StoredEvent } from '../engine/types.js';
 import { authorizePublish, authorizeSubscribe } from '../auth/permissions.js';
 import { requirePrincipal } from './auth-hook.js';
+import type { LongPollRegistry } from './longpoll.js';
+import { Bodies, SECURITY, errorResponses, jsonResponse } from './openapi-schemas.js';
 import { checkJsonSize } from './tasks.js';
 import type { TypedApp } from './types.js';
 
-export function registerChannelRoutes(app: TypedApp, ctx: ServerContext): void {
-  app.post('/channels/:channel/publish', { schema: { params: ChannelParams, body: PublishBody } }, async (req) => {
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+export function registerChannelRoutes(app: TypedApp, ctx: ServerContext, polls: LongPollRegistry): void {
+  const publishSchema = {
+    summary: 'Publish an event to a user: or room: channel',
+    description:
+      'Appends `data` to the channel and delivers it to every subscriber. A repeated `idempotencyKey` within 5 minutes returns the first position and publishes nothing. Task channels are published only by the task API.',
+    tags: ['channels'],
+    security: SECURITY.client,
+    params: ChannelParams,
+    body: PublishBody,
+    response: {
+      200: jsonResponse('The position of the event.', Bodies.position),
+      ...errorResponses(400, 401, 403, 413),
+    },
+  };
+  app.post('/channels/:channel/publish', { schema: publishSchema }, async (req) => {
     const p = requirePrincipal(req);
     const { channel } = req.params;
     const denied = authorizePublish(p, channel);
@@ -30,26 +52,40 @@ export function registerChannelRoutes(app: TypedApp, ctx: ServerContext): void {
     return { epoch: event.epoch, offset: event.offset };
   });
 
-  app.get(
-    '/channels/:channel/history',
-    { schema: { params: ChannelParams, querystring: HistoryQuery } },
-    async (req) => {
-      const p = requirePrincipal(req);
-      const { channel } = req.params;
-      const decision = await authorizeSubscribe(p, channel, (id) => ctx.tasks.get(id));
-      if (!decision.ok) throw decision.error;
-      const limit = Math.min(req.query.limit ?? 100, ctx.config.historySize);
-      const since = req.query.since !== undefined ? parsePosition(req.query.since) : undefined;
-      const h = await ctx.engine.history(channel, since ? { since, limit } : { limit });
-      return {
-        channel,
-        epoch: h.epoch,
-        offset: h.offset,
-        recovered: h.recovered,
-        events: h.recovered ? h.events.map(toEventFrame) : [],
-      };
+  const historySchema = {
+    summary: 'Read channel history, or long-poll for the next events',
+    description:
+      'With `since=<epoch>:<offset>`: the first `limit` events after it, all or nothing (`recovered: false` and no events when they were trimmed or the epoch changed). Without `since`: the latest `limit` events. With `wait=<seconds>` (at most 60) and `since`, when nothing is after `since` yet, waits for the first event and answers it, or answers `events: []` at the timeout (without `since`, `wait` is ignored). Same permissions as a WebSocket subscribe. See docs/protocol.md.',
+    tags: ['channels'],
+    security: SECURITY.client,
+    params: ChannelParams,
+    querystring: HistoryQuery,
+    response: {
+      200: jsonResponse('The position and the events.', Bodies.history),
+      ...errorResponses(400, 401, 403, 404),
     },
-  );
+  };
+  app.get('/channels/:channel/history', { schema: historySchema }, async (req, reply) => {
+    const p = requirePrincipal(req);
+    const { channel } = req.params;
+    const decision = await authorizeSubscribe(p, channel, (id) => ctx.tasks.get(id));
+    if (!decision.ok) throw decision.error;
+    const limit = Math.min(req.query.limit ?? 100, ctx.config.historySize);
+    const since = req.query.since !== undefined ? parsePosition(req.query.since) : undefined;
+    const h = await ctx.engine.history(channel, since ? { since, limit } : { limit });
+    const waitMs = Math.round((req.query.wait ?? 0) * 1000);
+    if (since && waitMs > 0 && limit > 0 && h.recovered && h.events.length === 0) {
+      const body = await polls.wait({ channel, since, limit, waitMs, res: reply.raw });
+      return reply.type(JSON_TYPE).send(body);
+    }
+    return {
+      channel,
+      epoch: h.epoch,
+      offset: h.offset,
+      recovered: h.recovered,
+      events: h.recovered ? h.events.map(toEventFrame) : [],
+    };
+  });
 }
 
 function parsePosition(since: string): Position {

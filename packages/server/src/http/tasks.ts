@@ -24,7 +24,10 @@ import type { ServerContext } from '../context.js';
 import { canReadTask, type CreateTaskInput, type UpdateTaskInput } from '../tasks/types.js';
 import type { Principal } from '../auth/types.js';
 import { requireApiKey, requirePrincipal } from './auth-hook.js';
+import { Bodies, SECURITY, errorResponses, jsonResponse, taskResponse } from './openapi-schemas.js';
 import type { TypedApp } from './types.js';
+
+const TAGS = ['tasks'];
 
 export function registerTaskRoutes(app: TypedApp, ctx: ServerContext): void {
   const { tasks } = ctx;
@@ -36,7 +39,20 @@ export function registerTaskRoutes(app: TypedApp, ctx: ServerContext): void {
     return task;
   }
 
-  app.post('/tasks', { schema: { body: CreateTaskBody } }, async (req, reply) => {
+  const createSchema = {
+    summary: 'Create a task (backend)',
+    description:
+      'Creates the task and publishes `task.created` on `task:<id>` and `user:<owner>`. An `Idempotency-Key` header makes retries safe: a repeat within 24 h answers 200 with the same snapshot and publishes nothing.',
+    tags: TAGS,
+    security: SECURITY.backend,
+    body: CreateTaskBody,
+    response: {
+      201: taskResponse('Created: the new task snapshot.'),
+      200: taskResponse('A repeat with the same Idempotency-Key: the same snapshot, no new event.'),
+      ...errorResponses(400, 401, 403, 409, 413),
+    },
+  };
+  app.post('/tasks', { schema: createSchema }, async (req, reply) => {
     requireApiKey(req);
     checkJsonSize('meta', req.body.meta);
     const input: CreateTaskInput = { ...req.body, meta: req.body.meta as Record<string, JsonValue> | undefined };
@@ -44,14 +60,33 @@ export function registerTaskRoutes(app: TypedApp, ctx: ServerContext): void {
     return reply.code(created ? 201 : 200).send(task);
   });
 
-  app.patch('/tasks/:id', { schema: { params: TaskIdParams, body: UpdateTaskBody } }, async (req) => {
+  const updateSchema = {
+    summary: 'Update a task (backend)',
+    description:
+      'Applies the change (status, progress, stage, message, result, error, meta); 409 on an illegal transition.',
+    tags: TAGS,
+    security: SECURITY.backend,
+    params: TaskIdParams,
+    body: UpdateTaskBody,
+    response: { 200: taskResponse('The new snapshot.'), ...errorResponses(400, 401, 403, 404, 409, 413) },
+  };
+  app.patch('/tasks/:id', { schema: updateSchema }, async (req) => {
     requireApiKey(req);
     checkJsonSize('result', req.body.result);
     checkJsonSize('meta', req.body.meta);
     return tasks.update(req.params.id, req.body as UpdateTaskInput);
   });
 
-  app.post('/tasks/:id/logs', { schema: { params: TaskIdParams, body: LogsBody } }, async (req) => {
+  const logsSchema = {
+    summary: 'Append log lines to a task (backend)',
+    description: 'Publishes one `task.log` event on `task:<id>`; the snapshot and its version do not change.',
+    tags: TAGS,
+    security: SECURITY.backend,
+    params: TaskIdParams,
+    body: LogsBody,
+    response: { 200: taskResponse('The snapshot (unchanged).'), ...errorResponses(400, 401, 403, 404, 409, 413) },
+  };
+  app.post('/tasks/:id/logs', { schema: logsSchema }, async (req) => {
     requireApiKey(req);
     req.body.lines.forEach((line, i) => {
       if (utf8Length(line) > LIMITS.logLineBytes) {
@@ -61,16 +96,41 @@ export function registerTaskRoutes(app: TypedApp, ctx: ServerContext): void {
     return tasks.appendLogs(req.params.id, req.body.lines);
   });
 
-  app.post('/tasks/:id/approval', { schema: { params: TaskIdParams, body: ApprovalBody } }, async (req) => {
+  const approvalSchema = {
+    summary: 'Ask the task owner for approval (backend)',
+    description: 'Status → `awaiting_approval`; the owner answers with POST /tasks/{id}/decision.',
+    tags: TAGS,
+    security: SECURITY.backend,
+    params: TaskIdParams,
+    body: ApprovalBody,
+    response: { 200: taskResponse('The new snapshot.'), ...errorResponses(400, 401, 403, 404, 409, 413) },
+  };
+  app.post('/tasks/:id/approval', { schema: approvalSchema }, async (req) => {
     requireApiKey(req);
     return tasks.requestApproval(req.params.id, req.body.prompt, req.body.options);
   });
 
-  app.get('/tasks/:id', { schema: { params: TaskIdParams } }, async (req) => {
+  const getSchema = {
+    summary: 'Get a task snapshot (the polling fallback)',
+    description: 'The owner, an admin token or the API key; another user\u2019s task answers 404 like a missing one.',
+    tags: TAGS,
+    security: SECURITY.client,
+    params: TaskIdParams,
+    response: { 200: taskResponse(), ...errorResponses(400, 401, 404) },
+  };
+  app.get('/tasks/:id', { schema: getSchema }, async (req) => {
     return readable(requirePrincipal(req), req.params.id);
   });
 
-  app.get('/tasks', { schema: { querystring: ListTasksQuery } }, async (req) => {
+  const listSchema = {
+    summary: 'List tasks, newest first',
+    description: 'A non-admin user sees only their own tasks (another `owner` → 403). Page with `nextCursor`.',
+    tags: TAGS,
+    security: SECURITY.client,
+    querystring: ListTasksQuery,
+    response: { 200: jsonResponse('A page of tasks.', Bodies.taskList), ...errorResponses(400, 401, 403) },
+  };
+  app.get('/tasks', { schema: listSchema }, async (req) => {
     const p = requirePrincipal(req);
     const { owner, status, cursor } = req.query;
     const limit = req.query.limit ?? 50;
@@ -87,13 +147,30 @@ export function registerTaskRoutes(app: TypedApp, ctx: ServerContext): void {
     });
   });
 
-  app.post('/tasks/:id/decision', { schema: { params: TaskIdParams, body: DecisionBody } }, async (req) => {
+  const decisionSchema = {
+    summary: 'Answer a pending approval (owner)',
+    description: 'approve → `running`, reject → `failed`; 409 when no approval is pending.',
+    tags: TAGS,
+    security: SECURITY.client,
+    params: TaskIdParams,
+    body: DecisionBody,
+    response: { 200: taskResponse('The new snapshot.'), ...errorResponses(400, 401, 404, 409, 413) },
+  };
+  app.post('/tasks/:id/decision', { schema: decisionSchema }, async (req) => {
     const p = requirePrincipal(req);
     await readable(p, req.params.id);
     return tasks.decide(req.params.id, req.body.decision, req.body.comment, p.sub);
   });
 
-  app.post('/tasks/:id/cancel', { schema: { params: TaskIdParams } }, async (req) => {
+  const cancelSchema = {
+    summary: 'Cancel a task (owner or backend)',
+    description: 'Status → `cancelled`; 409 when the task already finished.',
+    tags: TAGS,
+    security: SECURITY.client,
+    params: TaskIdParams,
+    response: { 200: taskResponse('The new snapshot.'), ...errorResponses(400, 401, 404, 409) },
+  };
+  app.post('/tasks/:id/cancel', { schema: cancelSchema }, async (req) => {
     const p = requirePrincipal(req);
     await readable(p, req.params.id);
     return tasks.cancel(req.params.id);

@@ -33,6 +33,11 @@ export interface HubOptions {
   recoveryLimit: number;
   /** Max events a `history` request returns; also the largest gap filled from history. */
   historySize: number;
+  /**
+   * Called once per broadcast event (not per subscriber), right after its first
+   * write to a subscriber, with the engine's `time` of the event (delivery latency).
+   */
+  onFirstWrite?: (eventTime: number) => void;
 }
 
 type EndInfo = Parameters<Subscriber['ended']>[1];
@@ -75,7 +80,7 @@ const NO_FRAMES: Buffer[] = [];
 const NO_OFFSETS: number[] = [];
 
 export function createHub(engine: Engine, opts: HubOptions): Hub {
-  const { logger, recoveryLimit, historySize } = opts;
+  const { logger, recoveryLimit, historySize, onFirstWrite } = opts;
   const channels = new Map<string, Channel>();
   const bySubscriber = new Map<Subscriber, Set<Channel>>();
   const releasing = new Set<Promise<void>>();
@@ -255,6 +260,7 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
       if (entry.phase === 'active') {
         delivered += 1;
         safeDeliver(entry.sub, ch.name, frame, event.offset);
+        if (delivered === 1 && onFirstWrite) onFirstWrite(event.time);
       } else if (entry.phase === 'pending') {
         entry.frames.push(frame);
         entry.offsets.push(event.offset);

@@ -68,6 +68,8 @@ export interface ConnectionDeps {
   readonly users: { acquire(sub: string): boolean; release(sub: string): void };
   /** How long a closing socket may take to close before it is terminated. */
   readonly closeGraceMs: number;
+  /** Events written, per transport (metrics): `ws` is bumped once per delivered event. */
+  readonly delivered?: { ws: number };
   onSlowConsumer(): void;
   onClosed(conn: Connection): void;
 }
@@ -145,7 +147,9 @@ export class Connection implements Subscriber {
   /* ---------- Subscriber (called by the Hub) ---------- */
 
   deliver(_channel: string, frame: Buffer): void {
-    if (this.state === 'open') this.send(frame);
+    if (this.state !== 'open') return;
+    this.send(frame);
+    if (this.deps.delivered) this.deps.delivered.ws += 1;
   }
 
   ended(channel: string, info: Parameters<Subscriber['ended']>[1]): void {

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { ServerContext } from '../context.js';
+import { SECURITY, errorResponses } from '../http/openapi-schemas.js';
 import { redactUrl } from '../logger.js';
 import { CLOSE } from './connection-parts.js';
 import { Connection, type ConnectionDeps, type Credential, type WireSocket } from './connection.js';
@@ -37,6 +38,29 @@ interface Peer {
 type GatewayPhase = 'running' | 'closing';
 
 const TEXT = { binary: false } as const;
+const WS_SCHEMA = {
+  summary: 'The WebSocket endpoint (the only one)',
+  description:
+    'Upgrade to a WebSocket speaking the taskwire protocol (JSON text frames), specified in docs/protocol.md § "WebSocket". The handshake always completes; authentication follows (a first `{"op":"auth","token":"…"}` frame, or `?token=` / `?ticket=`), so a refused client always gets an `error` frame and a close code (4501, 4001, …). A plain GET without Upgrade answers 426.',
+  tags: ['realtime'],
+  security: SECURITY.stream,
+  querystring: {
+    type: 'object',
+    properties: {
+      token: { type: 'string', description: 'A client JWT (never logged).' },
+      ticket: { type: 'string', description: 'A single-use ticket from POST /api/v1/tickets.' },
+    },
+  },
+  response: {
+    101: { type: 'null', description: 'Switching Protocols: the WebSocket is open; see docs/protocol.md.' },
+    426: {
+      description: '`bad_request`: not a WebSocket upgrade request.',
+      content: { 'application/json': { schema: { $ref: 'ErrorResponse#' } } },
+    },
+    ...errorResponses(),
+  },
+};
+
 const UPGRADE_REQUIRED = {
   error: {
     code: 'bad_request',
@@ -66,6 +90,7 @@ export function registerWebSocket(
     logger,
     timers,
     closeGraceMs: options.closeGraceMs ?? 2000,
+    delivered: ctx.metrics.delivered,
     users: {
       acquire(sub) {
         const n = userConnections.get(sub) ?? 0;
@@ -149,6 +174,9 @@ export function registerWebSocket(
   app.route({
     method: 'GET',
     url: '/ws',
+    schema: WS_SCHEMA,
+    // The query schema documents; a refused handshake would hide the reason from the client.
+    attachValidation: true,
     handler(_request: FastifyRequest, reply: FastifyReply) {
       return reply.code(426).header('upgrade', 'websocket').send(UPGRADE_REQUIRED);
     },

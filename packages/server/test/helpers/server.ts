@@ -38,6 +38,8 @@ export interface ApiOptions {
   /** A JWT; null → no Authorization header; undefined → the API key. */
   token?: string | null;
   headers?: Record<string, string>;
+  /** Abort the request (the promise then rejects). */
+  signal?: AbortSignal;
 }
 
 export interface TestServer {
@@ -61,6 +63,7 @@ export async function startTestServer(
     jwtSecret: TEST_JWT_SECRET,
     apiKey: TEST_API_KEY,
     logLevel: logDestination ? 'trace' : 'silent',
+    engine: 'memory',
     ...config,
     port: config.port ?? 0,
     host: config.host ?? '127.0.0.1',
@@ -84,7 +87,12 @@ export async function startTestServer(
         payload = typeof body === 'string' ? body : JSON.stringify(body);
         headers['content-type'] ??= 'application/json';
       }
-      const res = await fetch(base + full, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+      const res = await fetch(base + full, {
+        method,
+        headers,
+        ...(payload !== undefined ? { body: payload } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
       const text = await res.text();
       let parsed: unknown = text;
       if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);

@@ -1,0 +1,332 @@
+/**
+ * The one object that runs the machine's effects: it owns the transport, the
+ * timers and the token. Every input goes through `#feed`, the single transition
+ * point; effects that cause further inputs (a transport constructor that throws, a
+ * synchronous getToken) are queued, so a transition always completes before the
+ * next one starts.
+ */
+import type { ClientFrame, ServerFrame, WelcomeFrame } from '@taskwire/protocol';
+import { backoffDelay, STABLE_AFTER_MS, type BackoffOptions } from './backoff.js';
+import { TaskwireClientError } from './errors.js';
+import { refreshDelay, tokenExpiry } from './jwt.js';
+import {
+  INITIAL,
+  LocalCode,
+  PUBLIC_STATE,
+  transition,
+  type ConnectionState,
+  type Effect,
+  type Input,
+  type MachineState,
+} from './machine.js';
+import { Requests, type Settle } from './requests.js';
+import type { Transport, TransportFactory } from './transport.js';
+
+export interface StateEvent {
+  oldState: ConnectionState;
+  newState: ConnectionState;
+  /** The close code (or a LocalCode) that caused the change; 0 when none did. */
+  code: number;
+  reason: string;
+}
+
+export interface ConnectionHooks {
+  state(event: StateEvent): void;
+  /** After every `welcome`: subscriptions resubscribe here. */
+  connected(welcome: WelcomeFrame): void;
+  /** `event` and `unsubscribed` frames. */
+  frame(frame: ServerFrame): void;
+  error(error: TaskwireClientError): void;
+}
+
+export interface ConnectionOptions {
+  url: string;
+  token?: string | undefined;
+  getToken?: (() => Promise<string> | string) | undefined;
+  transport: TransportFactory;
+  backoff: BackoffOptions;
+  /** A request without a reply in this time fails, and the connection is replaced. */
+  requestTimeoutMs: number;
+  /** No `welcome` within this time after opening → retry. */
+  connectTimeoutMs: number;
+  random?: () => number;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+export type OutFrame = ClientFrame extends infer F ? (F extends { id: number } ? Omit<F, 'id'> : never) : never;
+
+export class Connection {
+  #machine: MachineState = INITIAL;
+  #queue: Input[] = [];
+  #running = false;
+  #transport: Transport | null = null;
+  #token: string | undefined;
+  /** Bumped whenever an async getToken result might become stale. */
+  #tokenGeneration = 0;
+  #retryTimer: Timer | undefined;
+  #sessionTimers: Timer[] = [];
+  #lastHeard = 0;
+  #welcome: WelcomeFrame | undefined;
+  readonly #requests: Requests;
+
+  constructor(
+    private readonly opts: ConnectionOptions,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.#token = opts.token;
+    this.#requests = new Requests(opts.requestTimeoutMs, () =>
+      this.#feed({ type: 'stale', code: LocalCode.Timeout, reason: 'request timed out' }),
+    );
+  }
+
+  get state(): ConnectionState {
+    return PUBLIC_STATE[this.#machine.phase];
+  }
+
+  /** The internal phase, for tests and debugging. */
+  get phase(): MachineState['phase'] {
+    return this.#machine.phase;
+  }
+
+  /** The `welcome` of the current session (undefined unless connected). */
+  get welcome(): WelcomeFrame | undefined {
+    return this.state === 'connected' ? this.#welcome : undefined;
+  }
+
+  connect(): void {
+    this.#feed({ type: 'connect' });
+  }
+
+  disconnect(): void {
+    this.#feed({ type: 'disconnect' });
+  }
+
+  /** Browser environment signals (see environment.ts). */
+  notify(type: 'online' | 'offline' | 'visible'): void {
+    this.#feed({ type });
+  }
+
+  /** Send a request; its reply (or `disconnected`, `timeout`) goes to `settle`, synchronously. */
+  send<T>(frame: OutFrame, settle: Settle<T>): void {
+    if (this.state !== 'connected' || !this.#transport) {
+      return settle({ ok: false, error: new TaskwireClientError('disconnected', 'not connected') });
+    }
+    const id = this.#requests.start(settle);
+    this.#transport.send({ ...frame, id });
+  }
+
+  /** `send` as a promise. */
+  request<T>(frame: OutFrame): Promise<T> {
+    return new Promise<T>((resolve, reject) =>
+      this.send<T>(frame, (o) => (o.ok ? resolve(o.result) : reject(o.error))),
+    );
+  }
+
+  #feed(input: Input): void {
+    this.#queue.push(input);
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
+        const { state, effects } = transition(this.#machine, next);
+        this.#machine = state;
+        for (const effect of effects) this.#run(effect);
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  #run(effect: Effect): void {
+    switch (effect.type) {
+      case 'state':
+        this.hooks.state({
+          oldState: effect.oldState,
+          newState: effect.newState,
+          code: effect.code,
+          reason: effect.reason,
+        });
+        return;
+      case 'open-socket':
+        return this.#open();
+      case 'send-auth':
+        if (this.#token !== undefined) this.#transport?.send({ op: 'auth', token: this.#token });
+        return;
+      case 'close-socket':
+        this.#transport?.close(effect.code, effect.reason);
+        this.#transport = null;
+        return;
+      case 'schedule-retry': {
+        const delay = backoffDelay(effect.attempt, effect.long, this.opts.backoff, this.opts.random);
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = setTimeout(() => this.#feed({ type: 'timer' }), delay);
+        return;
+      }
+      case 'cancel-retry':
+        clearTimeout(this.#retryTimer);
+        return;
+      case 'renew-token':
+        this.#token = undefined;
+        return this.#fetchToken(() => undefined);
+      case 'start-session':
+        return this.#startSession(effect.heartbeatMs);
+      case 'resubscribe':
+        if (this.#welcome) this.hooks.connected(this.#welcome);
+        return;
+      case 'stop':
+        return this.#stop();
+    }
+  }
+
+  /** Get a token (cached, else getToken()) then open a transport. */
+  #open(): void {
+    if (this.#token !== undefined) return this.#openTransport();
+    this.#fetchToken(() => {
+      if (this.#machine.phase === 'opening') this.#openTransport();
+    });
+  }
+
+  /** Calls getToken() and feeds the outcome; `then` runs after a success. */
+  #fetchToken(then: () => void): void {
+    const generation = ++this.#tokenGeneration;
+    const getToken = this.opts.getToken;
+    const fail = (cause: unknown): void => {
+      if (generation !== this.#tokenGeneration) return;
+      this.hooks.error(new TaskwireClientError('token', 'getToken() failed', { cause }));
+      this.#feed({ type: 'token', ok: false });
+    };
+    if (!getToken) return fail(new Error('no getToken option: a refused token cannot be renewed'));
+    Promise.resolve()
+      .then(getToken)
+      .then((token) => {
+        if (generation !== this.#tokenGeneration) return;
+        if (typeof token !== 'string' || token === '') return fail(new Error('getToken() returned no token'));
+        this.#token = token;
+        this.#feed({ type: 'token', ok: true });
+        then();
+      }, fail);
+  }
+
+  #openTransport(): void {
+    let transport: Transport;
+    try {
+      transport = this.opts.transport(this.opts.url, {
+        onOpen: () => {
+          if (this.#transport === transport) this.#feed({ type: 'open' });
+        },
+        onFrame: (frame) => {
+          if (this.#transport === transport) this.#onFrame(frame);
+        },
+        onClose: (code, reason) => {
+          if (this.#transport !== transport) return;
+          this.#transport = null;
+          this.#feed({ type: 'close', code, reason });
+        },
+      });
+    } catch (err) {
+      this.#feed({ type: 'error', reason: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    this.#transport = transport;
+    this.#sessionTimer(this.opts.connectTimeoutMs, () =>
+      this.#feed({ type: 'stale', code: LocalCode.Timeout, reason: 'no welcome in time' }),
+    );
+  }
+
+  #onFrame(frame: ServerFrame): void {
+    this.#lastHeard = Date.now();
+    switch (frame.type) {
+      case 'welcome':
+        this.#welcome = frame;
+        return this.#feed({ type: 'welcome', heartbeatMs: frame.heartbeatMs });
+      case 'reply':
+        return this.#requests.settle(frame.id, 'error' in frame ? { error: frame.error } : { result: frame.result });
+      case 'error':
+        return this.hooks.error(new TaskwireClientError(frame.code, frame.message));
+      default:
+        return this.hooks.frame(frame);
+    }
+  }
+
+  #startSession(heartbeatMs: number): void {
+    this.#clearSessionTimers(); // the welcome timeout
+    this.#lastHeard = Date.now();
+    this.#sessionTimer(STABLE_AFTER_MS, () => this.#feed({ type: 'stable' }));
+    if (heartbeatMs > 0) this.#watch(heartbeatMs);
+    const welcome = this.#welcome;
+    if (welcome) this.#scheduleRefresh(welcome.serverTime - Date.now());
+  }
+
+  /**
+   * Liveness: browsers cannot see the server's WebSocket pings, so after heartbeatMs
+   * of silence we ask with an app-level ping, and after 2 × heartbeatMs of silence
+   * we give the connection up.
+   */
+  #watch(heartbeatMs: number): void {
+    const tick = Math.max(50, Math.floor(heartbeatMs / 4));
+    let lastPing = 0;
+    const check = (): void => {
+      const now = Date.now();
+      const quiet = now - this.#lastHeard;
+      if (quiet >= 2 * heartbeatMs) {
+        return this.#feed({ type: 'stale', code: LocalCode.NoHeartbeat, reason: `nothing heard for ${quiet} ms` });
+      }
+      // One ping per quiet heartbeat; its reply counts as hearing from the server.
+      if (quiet >= heartbeatMs && now - lastPing >= heartbeatMs) {
+        lastPing = now;
+        this.send({ op: 'ping' }, () => undefined);
+      }
+      this.#sessionTimer(tick, check);
+    };
+    this.#sessionTimer(tick, check);
+  }
+
+  /** Proactive refresh with the `refresh` op before the token's exp. `skew` = server clock − ours. */
+  #scheduleRefresh(skew: number): void {
+    const exp = this.#token === undefined ? undefined : tokenExpiry(this.#token);
+    const getToken = this.opts.getToken;
+    if (exp === undefined || !getToken) return;
+    this.#sessionTimer(refreshDelay(exp, Date.now() + skew), () => {
+      const transport = this.#transport;
+      Promise.resolve()
+        .then(getToken)
+        .then(async (token) => {
+          if (this.#transport !== transport || this.state !== 'connected') return;
+          await this.request({ op: 'refresh', token });
+          this.#token = token;
+          this.#scheduleRefresh(skew);
+        })
+        .catch((cause: unknown) => {
+          // The server will close with 4001 when the old token runs out; the machine handles that.
+          this.hooks.error(new TaskwireClientError('token', 'token refresh failed', { cause }));
+        });
+    });
+  }
+
+  #sessionTimer(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#sessionTimers = this.#sessionTimers.filter((t) => t !== timer);
+      fn();
+    }, ms);
+    this.#sessionTimers.push(timer);
+  }
+
+  #clearSessionTimers(): void {
+    for (const t of this.#sessionTimers) clearTimeout(t);
+    this.#sessionTimers = [];
+  }
+
+  #stop(): void {
+    this.#transport?.close(LocalCode.Disconnect, 'client stopped');
+    this.#transport = null;
+    this.#clearSessionTimers();
+    clearTimeout(this.#retryTimer);
+    this.#tokenGeneration++;
+    this.#requests.failAll('connection lost');
+  }
+
+  /** Timers and requests still alive (leak checks in tests). */
+  get pending(): { timers: number; requests: number } {
+    return { timers: this.#sessionTimers.length, requests: this.#requests.size };
+  }
+}

@@ -1,0 +1,1 @@
+export { createRedisEngine, RedisEngine, type RedisEngineOptions } from './redis-engine.js';

@@ -1,0 +1,83 @@
+/**
+ * Key names. Every key of one channel, and a task's snapshot with its own
+ * `task:<id>` channel, share one Redis Cluster hash slot through a hash tag
+ * (`{…}`), so one Lua script may touch them all. Channel names cannot contain
+ * braces (PROTOCOL.md §1), so a channel name is always a whole, valid hash tag.
+ *
+ *   <p>:{task:abc}:task        hash: json, version, stallAt (the task snapshot)
+ *   <p>:{task:abc}:pending     list: derived writes of recent commits not yet confirmed
+ *   <p>:{task:abc}:meta        hash: epoch, top (the channel's position)
+ *   <p>:{task:abc}:stream      stream: entry id `<offset>-0`, fields t (ms), d (JSON)
+ *   <p>:{task:abc}:ps          (sharded) pub/sub channel of the node broker
+ *   <p>:{task:abc}:pk:<key>    publish idempotency key → the first event
+ *   <p>:{user:bo}:mk:<job>:<i> mirror dedupe key → the mirrored event
+ *   <p>:{idem:<key>}           create idempotency key → task id
+ *   <p>:{claim:<key>}          single-use claims (tickets)
+ *   <p>:{idx}:all, :owner:<o>  sorted sets (lexicographic) of `<createdAt> <id>`
+ *   <p>:{idx}:stalls, :stallv  stall deadlines (score) and the task version that set them
+ */
+export interface ChannelKeys {
+  meta: string;
+  stream: string;
+  pubsub: string;
+  publishKey(key: string): string;
+  /** Dedupes the mirror of one task event (commit job id, event index) on this channel. */
+  mirrorKey(jobId: string, index: number): string;
+}
+
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  channel(channel: string): ChannelKeys {
+    const base = `${this.prefix}:{${channel}}`;
+    return {
+      meta: `${base}:meta`,
+      stream: `${base}:stream`,
+      pubsub: `${base}:ps`,
+      publishKey: (key) => `${base}:pk:${key}`,
+      mirrorKey: (jobId, index) => `${base}:mk:${jobId}:${index}`,
+    };
+  }
+
+  /** The channel a broker message arrived on, or null for a foreign one. */
+  channelOfPubsub(pubsub: string): string | null {
+    const head = `${this.prefix}:{`;
+    if (!pubsub.startsWith(head) || !pubsub.endsWith('}:ps')) return null;
+    return pubsub.slice(head.length, -'}:ps'.length);
+  }
+
+  task(id: string): string {
+    return `${this.prefix}:{task:${id}}:task`;
+  }
+
+  pending(id: string): string {
+    return `${this.prefix}:{task:${id}}:pending`;
+  }
+
+  createKey(key: string): string {
+    return `${this.prefix}:{idem:${key}}`;
+  }
+
+  claim(key: string): string {
+    return `${this.prefix}:{claim:${key}}`;
+  }
+
+  /**
+   * The task indexes share one fixed hash tag: listing and the stall sweep read one
+   * slot (one shard) instead of fanning out to all of them. See docs/scaling.md.
+   */
+  get index(): { all: string; stalls: string; stallVersions: string; owner(owner: string): string } {
+    const base = `${this.prefix}:{idx}`;
+    return {
+      all: `${base}:all`,
+      stalls: `${base}:stalls`,
+      stallVersions: `${base}:stallv`,
+      owner: (owner) => `${base}:owner:${owner}`,
+    };
+  }
+}
+
+/** The member of the list indexes: sorts as (createdAt, id) byte-wise; a space sorts below both alphabets. */
+export function listMember(createdAt: string, id: string): string {
+  return `${createdAt} ${id}`;
+}

@@ -1,0 +1,386 @@
+/**
+ * The Redis engine: several taskwire nodes share tasks, channel history and live
+ * events through one Redis or a Redis Cluster. Layout and failure semantics:
+ * keys.ts and docs/scaling.md. Every write is a Lua script (lua/*.lua); every error
+ * that is not a contract answer surfaces as `unavailable`, so the API says 503 while
+ * Redis is away, and nothing waits in an unbounded queue.
+ */
+import { randomBytes } from 'node:crypto';
+import { TaskwireError, type Task } from '@taskwire/protocol';
+import type {
+  CommitRequest,
+  CommitResult,
+  Engine,
+  EngineLimits,
+  EventListener,
+  HistoryRequest,
+  HistoryResult,
+  ListTasksRequest,
+  ListTasksResult,
+  Logger,
+  PublishRequest,
+  PublishResult,
+  StoredEvent,
+  Unsubscribe,
+} from '@taskwire/server';
+import { connectCluster, connectSingle, type Connections } from './connect.js';
+import { DerivedWriter, appendArgs, parseAppend, type ChannelSettings, type Job } from './derived.js';
+import { Keys, listMember } from './keys.js';
+import { Broker, type Log } from './pubsub.js';
+import { scripts } from './scripts.js';
+import { TaskIndex } from './task-index.js';
+
+export interface RedisEngineOptions {
+  /** A single Redis (default `redis://127.0.0.1:6379`). Ignored when `cluster` is given. */
+  url?: string;
+  /** Redis Cluster seed URLs (`redis://host:port`, any few masters); enables sharded pub/sub. */
+  cluster?: string[];
+  /** Prefix of every key and pub/sub channel (default `tw`), so several deployments can share a Redis. */
+  prefix?: string;
+  /** History and idempotency limits (defaults as the other engines: 1000 events, 24 h, 5 min). */
+  limits?: Partial<EngineLimits>;
+  /** Where connection trouble is reported (default: nowhere). */
+  logger?: Logger | Log;
+  /** A command not answered within this long fails with `unavailable` (default 5000 ms). */
+  commandTimeoutMs?: number;
+}
+
+const DEFAULT_LIMITS: EngineLimits = {
+  historySize: 1000,
+  historyTtlMs: 24 * 3600 * 1000,
+  idempotencyTtlMs: 5 * 60 * 1000,
+};
+/** Pending derived-work jobs kept per task (see commit.lua). */
+const MAX_PENDING_JOBS = 1000;
+/** Tasks whose derived writes this node retries in the background (beyond: the next commit repairs them). */
+const MAX_DEFERRED = 10_000;
+const RETRY_DEFERRED_MS = 1000;
+/** A channel's epoch outlives its events by this much at least, so a quiet channel keeps its position. */
+const MIN_META_TTL_MS = 7 * 24 * 3600 * 1000;
+
+const silent: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+const EPOCH_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A random epoch candidate: 12 characters of [A-Za-z0-9]; a script keeps it only for a channel that has none. */
+function newEpoch(): string {
+  let out = '';
+  for (const byte of randomBytes(24)) {
+    // 248 = 4 × 62: rejecting bytes above it keeps the characters uniform.
+    if (byte < 248 && out.length < 12) out += EPOCH_ALPHABET[byte % 62];
+  }
+  return out.length === 12 ? out : newEpoch();
+}
+
+function json(data: unknown): string {
+  return JSON.stringify(data) ?? 'null';
+}
+
+function toEvent(channel: string, epoch: string, entry: unknown): StoredEvent {
+  const [id, fields] = entry as [string, string[]];
+  let time = 0;
+  let data = 'null';
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 't') time = Number(fields[i + 1]);
+    else if (fields[i] === 'd') data = fields[i + 1] as string;
+  }
+  return { channel, epoch, offset: Number.parseInt(id, 10), time, data: JSON.parse(data) as unknown };
+}
+
+export class RedisEngine implements Engine {
+  readonly kind = 'redis' as const;
+  readonly limits: EngineLimits;
+  private readonly keys: Keys;
+  private readonly conn: Connections;
+  private readonly broker: Broker;
+  private readonly derived: DerivedWriter;
+  private readonly index: TaskIndex;
+  private readonly settings: ChannelSettings;
+  private readonly logger: Log;
+  private started: Promise<void> | null = null;
+  private closed = false;
+  /** Task ids whose derived writes failed here; retried every RETRY_DEFERRED_MS while Redis answers. */
+  private readonly deferred = new Set<string>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retrying = false;
+
+  constructor(opts: RedisEngineOptions = {}) {
+    const given = Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined));
+    this.limits = { ...DEFAULT_LIMITS, ...given };
+    for (const [name, value] of Object.entries(this.limits)) {
+      if (!Number.isInteger(value) || value < 1)
+        throw new RangeError(`engine limit ${name} must be a positive integer`);
+    }
+    this.logger = opts.logger ?? silent;
+    this.keys = new Keys(opts.prefix ?? 'tw');
+    const connect = {
+      url: opts.url ?? 'redis://127.0.0.1:6379',
+      commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
+      logger: this.logger,
+    };
+    this.conn =
+      opts.cluster && opts.cluster.length > 0
+        ? connectCluster({ ...connect, cluster: opts.cluster })
+        : connectSingle(connect);
+    this.settings = {
+      sharded: this.conn.sharded,
+      historySize: this.limits.historySize,
+      historyTtlMs: this.limits.historyTtlMs,
+      metaTtlMs: Math.max(2 * this.limits.historyTtlMs, MIN_META_TTL_MS),
+      idempotencyTtlMs: this.limits.idempotencyTtlMs,
+      newEpoch,
+    };
+    this.broker = new Broker(this.conn.transport, this.keys, this.logger, (channel, since) =>
+      this.history(channel, { since, limit: this.limits.historySize }).then((h) => (h.recovered ? h.events : null)),
+    );
+    this.conn.listen(
+      (pubsub, message) => this.broker.onMessage(pubsub, message),
+      () => {
+        this.logger.info({}, 'redis engine: broker connection back; catching up');
+        void this.broker.resync();
+      },
+    );
+    this.derived = new DerivedWriter(this.conn.client, this.keys, this.settings);
+    this.index = new TaskIndex(this.conn.client, this.keys);
+  }
+
+  /** Connect. A failed start closes the engine, so nothing keeps reconnecting behind a server that never started. */
+  start(): Promise<void> {
+    this.started ??= this.guard('connect', () => this.conn.connect()).catch(async (err: unknown) => {
+      await this.close();
+      throw err;
+    });
+    return this.started;
+  }
+
+  getTask(id: string): Promise<Task | null> {
+    return this.guard('getTask', async () => {
+      const raw = await this.conn.client.hget(this.keys.task(id), 'json');
+      return raw === null ? null : (JSON.parse(raw) as Task);
+    });
+  }
+
+  listTasks(req: ListTasksRequest): Promise<ListTasksResult> {
+    return this.guard('listTasks', () => this.index.list(req));
+  }
+
+  commit(req: CommitRequest): Promise<CommitResult> {
+    const { task, expectedVersion } = req;
+    if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
+      return Promise.reject(
+        new TaskwireError('internal', `commit: version ${task.version} after ${expectedVersion} is invalid`),
+      );
+    }
+    return this.guard('commit', async () => {
+      const client = this.conn.client;
+      const idem = req.idempotency;
+      // The create key lives in its own slot, so it is claimed first (set-if-absent) and
+      // released again if the commit does not happen: a repeat reads as a duplicate.
+      if (idem) {
+        const first = await client.call('SET', this.keys.createKey(idem.key), task.id, 'PX', idem.ttlMs, 'NX', 'GET');
+        if (typeof first === 'string') return { ok: false, reason: 'duplicate', taskId: first };
+      }
+      try {
+        return await this.commitTask(req);
+      } catch (err) {
+        if (idem) await this.releaseCreateKey(idem.key, task.id);
+        throw err;
+      }
+    });
+  }
+
+  lookupIdempotency(key: string): Promise<string | null> {
+    return this.guard('lookupIdempotency', () => this.conn.client.get(this.keys.createKey(key)));
+  }
+
+  publish(req: PublishRequest): Promise<PublishResult> {
+    return this.guard('publish', async () => {
+      const ck = this.keys.channel(req.channel);
+      const dedupe = req.idempotencyKey !== undefined;
+      // Without a key, KEYS[3] is unused; the meta key keeps the call in the channel's slot.
+      const keys = [ck.meta, ck.stream, dedupe ? ck.publishKey(req.idempotencyKey as string) : ck.meta];
+      const args = appendArgs(this.settings, this.keys, req.channel, json(req.data), dedupe);
+      return parseAppend(await scripts().append.run(this.conn.client, keys, args));
+    });
+  }
+
+  history(channel: string, req: HistoryRequest): Promise<HistoryResult> {
+    return this.guard('history', async () => {
+      const ck = this.keys.channel(channel);
+      const { since } = req;
+      const limit = Math.max(0, Math.floor(req.limit));
+      const reply = (await scripts().history.run(
+        this.conn.client,
+        [ck.meta, ck.stream],
+        [
+          newEpoch(),
+          this.limits.historySize,
+          this.limits.historyTtlMs,
+          this.settings.metaTtlMs,
+          since ? '1' : '0',
+          since?.epoch ?? '',
+          since?.offset ?? 0,
+          limit,
+        ],
+      )) as [string, number, number, unknown[]];
+      const [epoch, top, recovered, entries] = reply;
+      const events = entries.map((entry) => toEvent(channel, epoch, entry));
+      if (!since) events.reverse();
+      return { epoch, offset: Number(top), recovered: recovered === 1, events };
+    });
+  }
+
+  dueStalls(now: number, limit: number): Promise<Task[]> {
+    return this.guard('dueStalls', () => this.index.due(now, limit));
+  }
+
+  claim(key: string, ttlMs: number): Promise<boolean> {
+    return this.guard('claim', async () => {
+      const ok = await this.conn.client.set(this.keys.claim(key), '1', 'PX', ttlMs, 'NX');
+      return ok === 'OK';
+    });
+  }
+
+  subscribe(channel: string, listener: EventListener): Promise<Unsubscribe> {
+    return this.guard('subscribe', () => this.broker.subscribe(channel, listener));
+  }
+
+  ping(): Promise<void> {
+    return this.guard('ping', async () => {
+      if (!this.conn.ready()) throw new Error('not connected');
+      await this.conn.client.ping();
+    });
+  }
+
+  stats(): { subscriptions: number } {
+    return { subscriptions: this.broker.subscriptions };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = null;
+    this.deferred.clear();
+    this.broker.clear();
+    await this.conn.close();
+  }
+
+  /** The task's slot first (commit.lua), then the derived writes in other slots (derived.ts). */
+  private async commitTask(req: CommitRequest): Promise<CommitResult> {
+    const { task } = req;
+    const own = `task:${task.id}`;
+    const ck = this.keys.channel(own);
+    const job: Job = {
+      id: newEpoch(),
+      taskId: task.id,
+      version: task.version,
+      owner: task.owner,
+      member: req.expectedVersion === 0 ? listMember(task.createdAt, task.id) : '',
+      stallAt: req.stallAt,
+      mirror: req.events.flatMap((e, index) =>
+        e.channel === own ? [] : [{ index, channel: e.channel, data: json(e.data) }],
+      ),
+    };
+    const raw = JSON.stringify(job);
+    const local = req.events.filter((e) => e.channel === own).map((e) => json(e.data));
+    const reply = (await scripts().commit.run(
+      this.conn.client,
+      [this.keys.task(task.id), this.keys.pending(task.id), ck.meta, ck.stream],
+      [
+        req.expectedVersion,
+        task.version,
+        JSON.stringify(task),
+        req.stallAt ?? '',
+        newEpoch(),
+        this.limits.historySize,
+        this.limits.historyTtlMs,
+        this.settings.metaTtlMs,
+        this.settings.sharded ? '1' : '0',
+        JSON.stringify(own),
+        ck.pubsub,
+        raw,
+        MAX_PENDING_JOBS,
+        ...local,
+      ],
+    )) as [string, ...unknown[]];
+    if (reply[0] === 'conflict') {
+      if (req.idempotency) await this.releaseCreateKey(req.idempotency.key, task.id);
+      const current = reply[1];
+      return {
+        ok: false,
+        reason: 'conflict',
+        current: typeof current === 'string' && current !== '' ? (JSON.parse(current) as Task) : null,
+      };
+    }
+    const localEvents = (reply.slice(2) as string[]).map((e) => JSON.parse(e) as StoredEvent);
+    let mirrored = new Map<number, StoredEvent>();
+    try {
+      mirrored = await this.derived.apply(reply[1] as string[], raw);
+    } catch (err) {
+      // The snapshot is committed (the truth); the job stays pending, and this node retries
+      // it in the background (as does the next commit of this task, on any node). Failing
+      // the call now would invite the caller to apply its change twice.
+      this.logger.warn({ err, taskId: task.id }, 'redis engine: derived writes deferred');
+      this.defer(task.id);
+    }
+    const events: StoredEvent[] = [];
+    let next = 0;
+    req.events.forEach((e, index) => {
+      const stored = e.channel === own ? localEvents[next++] : mirrored.get(index);
+      if (stored) events.push(stored);
+    });
+    return { ok: true, events };
+  }
+
+  private defer(taskId: string): void {
+    if (this.closed || this.deferred.size >= MAX_DEFERRED) return;
+    this.deferred.add(taskId);
+    this.retryTimer ??= setInterval(() => void this.retryDeferred(), RETRY_DEFERRED_MS);
+    this.retryTimer.unref();
+  }
+
+  private async retryDeferred(): Promise<void> {
+    if (this.retrying || this.closed || !this.conn.ready()) return;
+    this.retrying = true;
+    try {
+      for (const taskId of Array.from(this.deferred)) {
+        await this.derived.replay(taskId);
+        this.deferred.delete(taskId);
+      }
+    } catch (err) {
+      this.logger.debug({ err }, 'redis engine: deferred derived writes still failing');
+    } finally {
+      this.retrying = false;
+      if (this.deferred.size === 0 && this.retryTimer) {
+        clearInterval(this.retryTimer);
+        this.retryTimer = null;
+      }
+    }
+  }
+
+  private async releaseCreateKey(key: string, taskId: string): Promise<void> {
+    const name = this.keys.createKey(key);
+    try {
+      if ((await this.conn.client.get(name)) === taskId) await this.conn.client.del(name);
+    } catch (err) {
+      this.logger.warn({ err, key: name }, 'redis engine: could not release a create idempotency key');
+    }
+  }
+
+  /** Run an operation; Redis trouble becomes `unavailable`, contract errors pass through. */
+  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new TaskwireError('unavailable', 'the engine is closed');
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof TaskwireError) throw err;
+      const detail = err instanceof Error ? err.message : String(err);
+      throw new TaskwireError('unavailable', `redis ${what} failed: ${detail}`, { cause: err });
+    }
+  }
+}
+
+export function createRedisEngine(opts: RedisEngineOptions = {}): Engine {
+  return new RedisEngine(opts);
+}

@@ -1,0 +1,98 @@
+/**
+ * Reads over the task indexes in the `{idx}` slot: the task list (newest first, with
+ * the memory engine's cursor and ordering) and due stall deadlines. The indexes are
+ * derived from the snapshots (applied just after a commit, see derived.ts), so every
+ * answer is checked against the snapshot, which is the truth.
+ */
+import { TaskwireError, type Task } from '@taskwire/protocol';
+import type { ListTasksRequest, ListTasksResult } from '@taskwire/server';
+import type { Keys } from './keys.js';
+import type { Client } from './scripts.js';
+
+/** Index entries read per round trip while filtering. */
+const BATCH = 100;
+/** Round trips one dueStalls call may make (bounded work per sweep). */
+const MAX_STALL_ROUNDS = 10;
+
+type SortKey = readonly [createdAt: string, id: string];
+
+export function encodeCursor(key: SortKey): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): SortKey {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') {
+    throw new TaskwireError('bad_request', 'invalid cursor');
+  }
+  return [value[0], value[1]];
+}
+
+function sortKeyOf(member: string): SortKey {
+  const space = member.lastIndexOf(' ');
+  return [member.slice(0, space), member.slice(space + 1)];
+}
+
+export class TaskIndex {
+  constructor(
+    private readonly client: Client,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Snapshots by id, in order (null for a missing one). One command each: ids live in different slots. */
+  async snapshots(ids: readonly string[]): Promise<Array<Task | null>> {
+    const raw = await Promise.all(ids.map((id) => this.client.hget(this.keys.task(id), 'json')));
+    return raw.map((json) => (json === null ? null : (JSON.parse(json) as Task)));
+  }
+
+  async list(req: ListTasksRequest): Promise<ListTasksResult> {
+    const limit = Math.max(1, Math.floor(req.limit));
+    const key = req.owner === undefined ? this.keys.index.all : this.keys.index.owner(req.owner);
+    // Lexicographic range bounds: '(' excludes the cursor's own member, '+' is the top.
+    let max = req.cursor === undefined ? '+' : `(${decodeCursor(req.cursor).join(' ')}`;
+    const tasks: Task[] = [];
+    let last: SortKey | null = null;
+    for (;;) {
+      const members = await this.client.zrevrangebylex(key, max, '-', 'LIMIT', 0, BATCH);
+      if (members.length === 0) return { tasks, nextCursor: null };
+      const found = await this.snapshots(members.map((m) => sortKeyOf(m)[1]));
+      for (const [i, task] of found.entries()) {
+        if (!task) continue;
+        if (req.owner !== undefined && task.owner !== req.owner) continue;
+        if (req.status !== undefined && task.status !== req.status) continue;
+        // One match past a full page: there is a next page.
+        if (tasks.length === limit) return { tasks, nextCursor: encodeCursor(last as SortKey) };
+        tasks.push(task);
+        last = sortKeyOf(members[i] as string);
+      }
+      if (members.length < BATCH) return { tasks, nextCursor: null };
+      max = `(${members.at(-1) as string}`;
+    }
+  }
+
+  /**
+   * Tasks whose stored deadline (the snapshot's `stallAt`, not the index) is at or
+   * before `now`. An index entry that disagrees with its snapshot is skipped: its
+   * pending index update will correct it.
+   */
+  async due(now: number, limit: number): Promise<Task[]> {
+    const want = Math.max(0, Math.floor(limit));
+    const out: Task[] = [];
+    for (let round = 0, offset = 0; out.length < want && round < MAX_STALL_ROUNDS; round++) {
+      const ids = await this.client.zrangebyscore(this.keys.index.stalls, '-inf', now, 'LIMIT', offset, BATCH);
+      const rows = await Promise.all(ids.map((id) => this.client.hmget(this.keys.task(id), 'json', 'stallAt')));
+      for (const [json, stallAt] of rows) {
+        if (out.length === want) break;
+        if (json && stallAt && Number(stallAt) <= now) out.push(JSON.parse(json) as Task);
+      }
+      if (ids.length < BATCH) break;
+      offset += ids.length;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * The SQLite engine: the embedded, durable default. One database file is one node:
+ * tasks, channel logs (epochs and offsets included), idempotency keys, claims and
+ * stall deadlines all survive a restart, so clients recover across it with
+ * `recovered: true`. Fan-out is in-process (`LocalFanout`): committed events reach
+ * this process's listeners; two servers on one file would not see each other's.
+ *
+ * better-sqlite3 is synchronous, so every method does its work in one go (one
+ * immediate transaction for writes) and reports a throw (SQLITE_BUSY, disk full) as
+ * a rejected promise. Retention trims the channel written on every write; a
+ * periodic, batched sweep removes what expired elsewhere (see sqlite-sweep.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { TaskwireError, type Task } from '@taskwire/protocol';
+import { LocalFanout } from './local-fanout.js';
+import { ChannelWriter, readHistory } from './sqlite-channels.js';
+import { openDatabase } from './sqlite-native.js';
+import { checkBoot, currentBootId, markClean } from './sqlite-boot.js';
+import { configure, migrate } from './sqlite-schema.js';
+import { prepareStatements, toCount, toMs, type Statements, type TaskColumns } from './sqlite-statements.js';
+import { sweep, type SweepResult } from './sqlite-sweep.js';
+import { decodeCursor, encodeCursor } from './task-list.js';
+import {
+  DEFAULT_ENGINE_LIMITS,
+  type CommitRequest,
+  type CommitResult,
+  type Engine,
+  type EngineLimits,
+  type EventListener,
+  type HistoryRequest,
+  type HistoryResult,
+  type ListTasksRequest,
+  type ListTasksResult,
+  type PublishRequest,
+  type PublishResult,
+  type StoredEvent,
+  type Unsubscribe,
+} from './types.js';
+
+export type { SweepResult };
+
+export interface SqliteEngineOptions {
+  /** The database file; created (with its directory) when missing. */
+  path: string;
+  limits?: Partial<EngineLimits>;
+  /** Clock, ms since the Unix epoch (tests). */
+  now?: () => number;
+  /** Called when a listener throws; the error never reaches the committer. Default: console.error. */
+  onListenerError?: (err: unknown, channel: string) => void;
+  /** Called when a background sweep fails (it is retried at the next interval). Default: console.error. */
+  onError?: (err: unknown) => void;
+  /** Time between retention sweeps, ms (default 30 s). */
+  sweepIntervalMs?: number;
+  /** Rows deleted per sweep statement before yielding to the event loop (default 1000). */
+  sweepBatch?: number;
+  /** How long a write waits for a lock held by another connection before failing with SQLITE_BUSY, ms (default 5000). */
+  busyTimeoutMs?: number;
+  /** The machine's boot id (tests); default: read from the kernel. See sqlite-boot.ts. */
+  bootId?: string | null;
+}
+
+/** Row counts, for tests of boundedness. */
+export interface SqliteSizes {
+  tasks: number;
+  channels: number;
+  events: number;
+  idempotencyKeys: number;
+  claims: number;
+}
+
+type State =
+  | { name: 'idle' }
+  | { name: 'open'; db: Database.Database; st: Statements; tx: <T>(fn: () => T) => T; timer: NodeJS.Timeout }
+  | { name: 'closed' };
+type Open = Extract<State, { name: 'open' }>;
+
+const createKey = (key: string): string => `c\n${key}`;
+const publishKey = (channel: string, key: string): string => `p\n${channel}\n${key}`;
+const parseTask = (text: string): Task => JSON.parse(text) as Task;
+
+function columns(task: Task, stallAt: number | null): TaskColumns {
+  return {
+    id: task.id,
+    owner: task.owner,
+    status: task.status,
+    createdAt: task.createdAt,
+    version: task.version,
+    stallAt: stallAt === null ? null : toMs(stallAt),
+    snapshot: JSON.stringify(task),
+  };
+}
+
+export class SqliteEngine implements Engine {
+  readonly kind = 'sqlite' as const;
+  readonly limits: EngineLimits;
+  readonly path: string;
+  private readonly now: () => number;
+  private readonly onError: (err: unknown) => void;
+  private readonly sweepIntervalMs: number;
+  private readonly sweepBatch: number;
+  private readonly busyTimeoutMs: number;
+  private readonly bootId: string | null;
+  /** True when start() found an unclean shutdown on an earlier boot and gave every channel a new epoch. */
+  epochsRotated = false;
+  private readonly fanout: LocalFanout;
+  private state: State = { name: 'idle' };
+  private sweeping: Promise<SweepResult> | null = null;
+
+  constructor(opts: SqliteEngineOptions) {
+    const given = Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined));
+    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...given };
+    for (const [name, value] of Object.entries(this.limits)) {
+      if (!Number.isInteger(value) || value < 1)
+        throw new RangeError(`engine limit ${name} must be a positive integer`);
+    }
+    this.path = opts.path;
+    const clock = opts.now ?? Date.now;
+    this.now = () => toMs(clock());
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? 30_000;
+    if (!(this.sweepIntervalMs > 0)) throw new RangeError('sweepIntervalMs must be a positive number');
+    this.sweepBatch = Math.max(1, Math.floor(opts.sweepBatch ?? 1000));
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.bootId = opts.bootId === undefined ? currentBootId() : opts.bootId;
+    this.onError = opts.onError ?? ((err) => console.error('taskwire: the SQLite retention sweep failed', err));
+    this.fanout = new LocalFanout(
+      opts.onListenerError ??
+        ((err, channel) => console.error(`taskwire: an engine listener on ${channel} threw`, err)),
+    );
+  }
+
+  /** Open the file, apply WAL settings and migrations, prepare statements, start the sweep. Idempotent. */
+  start(): Promise<void> {
+    if (this.state.name === 'open') return Promise.resolve();
+    if (this.state.name === 'closed') return Promise.reject(new TaskwireError('unavailable', 'the engine is closed'));
+    let db: Database.Database | undefined;
+    try {
+      if (this.path !== ':memory:' && this.path !== '') mkdirSync(dirname(this.path), { recursive: true });
+      db = openDatabase(this.path);
+      configure(db, this.busyTimeoutMs);
+      migrate(db);
+      this.epochsRotated = checkBoot(db, this.bootId).rotated;
+      const st = prepareStatements(db);
+      const runTx = db.transaction((fn: () => unknown) => fn());
+      const tx = <T>(fn: () => T): T => runTx.immediate(fn) as T;
+      const timer = setInterval(() => this.backgroundSweep(), this.sweepIntervalMs);
+      timer.unref();
+      this.state = { name: 'open', db, st, tx, timer };
+      return Promise.resolve();
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // Already failing: the open error below is the one worth reporting.
+      }
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  getTask(id: string): Promise<Task | null> {
+    return this.run(({ st }) => {
+      const row = st.getTask.get(id);
+      return row ? parseTask(row.snapshot) : null;
+    });
+  }
+
+  listTasks(req: ListTasksRequest): Promise<ListTasksResult> {
+    return this.run(({ st }) => {
+      const limit = Math.max(1, toCount(req.limit));
+      const after = req.cursor === undefined ? undefined : decodeCursor(req.cursor);
+      const rows = st.list({
+        ...(req.owner !== undefined ? { owner: req.owner } : {}),
+        ...(req.status !== undefined ? { status: req.status } : {}),
+        ...(after ? { cursorCreatedAt: after[0], cursorId: after[1] } : {}),
+        // One row past a full page tells whether there is a next page.
+        limit: limit + 1,
+      });
+      const tasks = rows.slice(0, limit).map(parseTask);
+      const last = tasks.at(-1);
+      const nextCursor = rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null;
+      return { tasks, nextCursor };
+    });
+  }
+
+  commit(req: CommitRequest): Promise<CommitResult> {
+    return this.run(({ st, tx }) => {
+      const { task, expectedVersion } = req;
+      if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
+        throw new TaskwireError('internal', `commit: version ${task.version} after ${expectedVersion} is invalid`);
+      }
+      const now = this.now();
+      const result = tx((): CommitResult => {
+        // The idempotency check comes first: a repeated create must read as a duplicate, not a conflict.
+        if (req.idempotency) {
+          const known = st.getKey.get(createKey(req.idempotency.key), now);
+          if (known !== undefined) return { ok: false, reason: 'duplicate', taskId: known };
+        }
+        const stored = st.getTask.get(task.id);
+        if ((stored?.version ?? 0) !== expectedVersion) {
+          return { ok: false, reason: 'conflict', current: stored ? parseTask(stored.snapshot) : null };
+        }
+        const row = columns(task, req.stallAt);
+        if (!stored) st.insertTask.run(row);
+        else if (st.updateTask.run({ ...row, expected: expectedVersion }).changes !== 1) {
+          throw new Error(`commit: task ${task.id} changed inside its transaction`);
+        }
+        if (req.idempotency) {
+          st.putKey.run(createKey(req.idempotency.key), task.id, toMs(now + req.idempotency.ttlMs));
+        }
+        const writer = new ChannelWriter(st, this.limits, now);
+        const events = req.events.map((e) => writer.append(e.channel, e.data));
+        writer.finish();
+        return { ok: true, events };
+      });
+      // Delivered only once committed: a rolled-back write never reaches a listener.
+      if (result.ok) this.fanout.deliver(result.events);
+      return result;
+    });
+  }
+
+  lookupIdempotency(key: string): Promise<string | null> {
+    return this.run(({ st }) => st.getKey.get(createKey(key), this.now()) ?? null);
+  }
+
+  publish(req: PublishRequest): Promise<PublishResult> {
+    return this.run(({ st, tx }) => {
+      const now = this.now();
+      const keyId = req.idempotencyKey === undefined ? null : publishKey(req.channel, req.idempotencyKey);
+      const result = tx((): PublishResult => {
+        if (keyId !== null) {
+          const first = st.getKey.get(keyId, now);
+          if (first !== undefined) return { event: Object.freeze(JSON.parse(first) as StoredEvent), duplicate: true };
+        }
+        const writer = new ChannelWriter(st, this.limits, now);
+        const event = writer.append(req.channel, req.data);
+        writer.finish();
+        if (keyId !== null) st.putKey.run(keyId, JSON.stringify(event), now + this.limits.idempotencyTtlMs);
+        return { event, duplicate: false };
+      });
+      if (!result.duplicate) this.fanout.deliver([result.event]);
+      return result;
+    });
+  }
+
+  history(channel: string, req: HistoryRequest): Promise<HistoryResult> {
+    return this.run(({ st }) => readHistory(st, this.limits, channel, req, this.now()));
+  }
+
+  dueStalls(now: number, limit: number): Promise<Task[]> {
+    return this.run(({ st }) => {
+      const max = toCount(limit);
+      return max === 0 ? [] : st.dueStalls.all(now, max).map(parseTask);
+    });
+  }
+
+  claim(key: string, ttlMs: number): Promise<boolean> {
+    return this.run(({ st }) => {
+      const now = this.now();
+      // Inserts a new key, or takes over an expired one; a live key is left alone (0 changes).
+      return st.claim.run(key, toMs(now + ttlMs), now).changes === 1;
+    });
+  }
+
+  subscribe(channel: string, listener: EventListener): Promise<Unsubscribe> {
+    return this.run((): Unsubscribe => {
+      const remove = this.fanout.add(channel, listener);
+      return () => {
+        remove();
+        return Promise.resolve();
+      };
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.run(({ st }) => {
+      if (st.ping.get() !== 1) throw new Error('SQLite ping returned an unexpected value');
+    });
+  }
+
+  stats(): { subscriptions: number } {
+    return { subscriptions: this.fanout.size };
+  }
+
+  /** Row counts of each table (tests of boundedness; a full count, so not for hot paths). */
+  internalSizes(): SqliteSizes {
+    const { st } = this.open();
+    return {
+      tasks: st.count('tasks'),
+      channels: st.count('channels'),
+      events: st.count('events'),
+      idempotencyKeys: st.count('idempotency'),
+      claims: st.count('claims'),
+    };
+  }
+
+  /**
+   * Delete expired events, idempotency keys and claims and forget idle empty
+   * channels, in bounded batches. Runs every `sweepIntervalMs`; callable directly.
+   * A sweep already running is joined, not doubled.
+   */
+  sweep(): Promise<SweepResult> {
+    if (this.sweeping) return this.sweeping;
+    let open: Open;
+    try {
+      open = this.open();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const running = sweep({
+      st: open.st,
+      limits: this.limits,
+      now: this.now,
+      batch: this.sweepBatch,
+      isOpen: () => this.state === open,
+      isListened: (channel) => this.fanout.has(channel),
+      transaction: (fn) => open.tx(fn),
+    }).finally(() => {
+      this.sweeping = null;
+    });
+    this.sweeping = running;
+    return running;
+  }
+
+  close(): Promise<void> {
+    const state = this.state;
+    this.state = { name: 'closed' };
+    if (state.name !== 'open') return Promise.resolve();
+    clearInterval(state.timer);
+    this.fanout.clear();
+    try {
+      markClean(state.db);
+      state.db.close();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private backgroundSweep(): void {
+    if (this.state.name !== 'open' || this.sweeping) return;
+    this.sweep().catch((err: unknown) => {
+      if (this.state.name === 'open') this.onError(err);
+    });
+  }
+
+  private open(): Open {
+    if (this.state.name === 'open') return this.state;
+    throw new TaskwireError(
+      'unavailable',
+      this.state.name === 'closed' ? 'the engine is closed' : 'the engine is not started',
+    );
+  }
+
+  /** Run synchronously against the open database, reporting a throw as a rejected promise. */
+  private run<T>(fn: (open: Open) => T): Promise<T> {
+    try {
+      return Promise.resolve(fn(this.open()));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}
+
+export function createSqliteEngine(opts: SqliteEngineOptions): SqliteEngine {
+  return new SqliteEngine(opts);
+}

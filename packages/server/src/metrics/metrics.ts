@@ -1,0 +1,158 @@
+/**
+ * Prometheus metrics of one server instance (`GET /metrics`), on a registry of its
+ * own (never prom-client's global one), so several servers in one process do not
+ * collide.
+ *
+ * The hot path stays cheap: per-socket work per event is one integer add on a plain
+ * counter object (`delivered.ws += 1`); gauges and per-transport totals are read from
+ * their owners (hub stats, transport registries) only when Prometheus scrapes. The
+ * delivery latency is observed once per event per channel, at its first socket write
+ * (the Hub calls `observeDeliveryLatency`), not once per socket.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Transport = 'ws' | 'sse' | 'longpoll';
+export const TRANSPORTS: readonly Transport[] = ['ws', 'sse', 'longpoll'];
+
+/** One integer per transport. */
+export type TransportCounts = Record<Transport, number>;
+
+/** Where the scrape-time values come from (set by the plugin once the transports exist). */
+export interface MetricsSources {
+  connections(): TransportCounts;
+  slowConsumerCloses(): TransportCounts;
+  hub(): { subscriptions: number; channels: number };
+}
+
+export interface MetricsOptions {
+  /** Process metrics (CPU, memory, event loop lag, GC), default true. */
+  processMetrics?: boolean;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const ENGINE_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+export const zeroCounts = (): TransportCounts => ({ ws: 0, sse: 0, longpoll: 0 });
+
+export class Metrics {
+  readonly registry = new Registry();
+  /** Events written to subscribers, per transport: bumped on the hot path, read at scrape time. */
+  readonly delivered: TransportCounts = zeroCounts();
+  readonly published: Counter;
+  readonly authFailures: Counter<'reason'>;
+  readonly engineSeconds: Histogram<'op'>;
+  readonly engineErrors: Counter<'op'>;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  private readonly latency: Histogram;
+  private sources: MetricsSources | null = null;
+
+  constructor(opts: MetricsOptions = {}) {
+    const registers = [this.registry];
+    const self = (): MetricsSources | null => this.sources;
+    const delivered = this.delivered;
+    new Gauge({
+      name: 'taskwire_connections',
+      help: 'Open client connections on this node, by transport (ws, sse, longpoll: requests waiting).',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        const c = self()?.connections() ?? zeroCounts();
+        for (const t of TRANSPORTS) this.set({ transport: t }, c[t]);
+      },
+    });
+    new Gauge({
+      name: 'taskwire_subscriptions',
+      help: 'Channel subscriptions held by local subscribers (all transports).',
+      registers,
+      collect() {
+        this.set(self()?.hub().subscriptions ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'taskwire_channels',
+      help: 'Channels with at least one local subscriber (one engine subscription each).',
+      registers,
+      collect() {
+        this.set(self()?.hub().channels ?? 0);
+      },
+    });
+    new Counter({
+      name: 'taskwire_events_delivered_total',
+      help: 'Events written to subscribers, by transport (one per subscriber per event).',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of TRANSPORTS) this.inc({ transport: t }, delivered[t]);
+      },
+    });
+    new Counter({
+      name: 'taskwire_slow_consumer_closes_total',
+      help: 'Connections closed because their send buffer went over --send-buffer-bytes, by transport.',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        this.reset();
+        const c = self()?.slowConsumerCloses() ?? zeroCounts();
+        for (const t of TRANSPORTS) this.inc({ transport: t }, c[t]);
+      },
+    });
+    this.published = new Counter({
+      name: 'taskwire_events_published_total',
+      help: 'Events appended through this node (publishes and task events; idempotent repeats excluded).',
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'taskwire_delivery_latency_seconds',
+      help: 'From the engine storing an event to its first socket write on this node (once per event per channel).',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'taskwire_auth_failures_total',
+      help: 'Refused credentials, by reason (invalid, expired, ticket_invalid, ticket_used, missing).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.engineSeconds = new Histogram({
+      name: 'taskwire_engine_operation_seconds',
+      help: 'Engine operation latency, by operation.',
+      labelNames: ['op'],
+      buckets: ENGINE_BUCKETS,
+      registers,
+    });
+    this.engineErrors = new Counter({
+      name: 'taskwire_engine_errors_total',
+      help: 'Engine operations that failed, by operation.',
+      labelNames: ['op'],
+      registers,
+    });
+    this.httpRequests = new Counter({
+      name: 'taskwire_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status code.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Called by the plugin once the transports exist. */
+  setSources(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  /** The Hub calls this once per event per channel, at the first socket write. */
+  observeDeliveryLatency(eventTime: number): void {
+    const ms = Date.now() - eventTime;
+    this.latency.observe(ms > 0 ? ms / 1000 : 0);
+  }
+
+  /** The Prometheus text exposition. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
