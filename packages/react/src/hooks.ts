@@ -1,0 +1,83 @@
+/**
+ * The hooks: each a thin useSyncExternalStore over the client (see store.ts).
+ * Snapshots are plain objects whose identity changes only when a field does.
+ */
+import { useCallback, useLayoutEffect, useRef, useSyncExternalStore } from 'react';
+import type { ConnectionState, EventFrame, SubscriptionState, Task, TaskwireClientError } from '@taskwire/client';
+import { openFeed } from './feed.js';
+import { useTaskwireClient } from './provider.js';
+import { useHandleStore } from './store.js';
+
+interface Subscribed {
+  /** `subscribing` until the server answers; `unsubscribed` with `error` if it refused (not_found, forbidden). */
+  state: SubscriptionState;
+  error: TaskwireClientError | null;
+}
+
+export interface TaskState extends Subscribed {
+  /** undefined while loading, null while the task does not exist yet. */
+  task: Task | null | undefined;
+}
+
+export interface TasksState extends Subscribed {
+  /** The user's tasks, newest update first. */
+  tasks: readonly Task[];
+}
+
+export interface ChannelState extends Subscribed {
+  /** The last event this hook received (undefined before the first). */
+  last: EventFrame | undefined;
+}
+
+const NO_TASKS: readonly Task[] = [];
+const subState = (
+  h: { state: SubscriptionState; error: TaskwireClientError | null } | undefined,
+  wanted: boolean,
+): Subscribed => ({
+  state: h ? h.state : wanted ? 'subscribing' : 'unsubscribed',
+  error: h ? h.error : null,
+});
+
+/** One task, live. Components using the same id share one server subscription. No id: nothing is subscribed. */
+export function useTask(id: string | null | undefined): TaskState {
+  const client = useTaskwireClient();
+  return useHandleStore(
+    () => (id ? client.task(id) : undefined),
+    (h) => ({ task: h?.snapshot, ...subState(h, !!id) }),
+    [client, id],
+  );
+}
+
+/** The signed-in user's feed (`user:<sub>`): their tasks, newest update first. All callers share one list. */
+export function useTasks(): TasksState {
+  const client = useTaskwireClient();
+  return useHandleStore(
+    () => openFeed(client),
+    (f) => ({ tasks: f?.handle.getSnapshot() ?? NO_TASKS, ...subState(f?.handle, true) }),
+    [client],
+  );
+}
+
+/** A channel: its last event, and `onEvent` for every event in order (the latest callback is used). */
+export function useChannel(name: string, onEvent?: (event: EventFrame) => void): ChannelState {
+  const client = useTaskwireClient();
+  const latest = useRef(onEvent);
+  useLayoutEffect(() => {
+    latest.current = onEvent;
+  });
+  return useHandleStore(
+    () => client.channel(name),
+    (h) => ({ last: h?.getSnapshot(), ...subState(h, true) }),
+    [client, name],
+    (n) => {
+      if (n.type === 'event') latest.current?.(n.event);
+    },
+  );
+}
+
+/** The connection state: `disconnected` · `connecting` · `connected` · `unauthorized` · `closed`. */
+export function useConnectionState(): ConnectionState {
+  const client = useTaskwireClient();
+  const subscribe = useCallback((onChange: () => void) => client.subscribe(onChange), [client]);
+  return useSyncExternalStore(subscribe, client.getSnapshot, client.getSnapshot);
+}

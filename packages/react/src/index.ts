@@ -1,0 +1,11 @@
+/** @taskwire/react: one connection per app, live tasks and channels over useSyncExternalStore. */
+export { TaskwireProvider, useTaskwireClient, type TaskwireProviderProps } from './provider.js';
+export {
+  useTask,
+  useTasks,
+  useChannel,
+  useConnectionState,
+  type TaskState,
+  type TasksState,
+  type ChannelState,
+} from './hooks.js';
