@@ -23,6 +23,7 @@ import type {
   StoredEvent,
   Unsubscribe,
 } from '@taskwire/server';
+import { DEFAULT_ENGINE_LIMITS } from '@taskwire/server';
 import { connectCluster, connectSingle, type Connections } from './connect.js';
 import { DerivedWriter, appendArgs, parseAppend, type ChannelSettings, type Job } from './derived.js';
 import { Keys, listMember } from './keys.js';
@@ -45,11 +46,6 @@ export interface RedisEngineOptions {
   commandTimeoutMs?: number;
 }
 
-const DEFAULT_LIMITS: EngineLimits = {
-  historySize: 1000,
-  historyTtlMs: 24 * 3600 * 1000,
-  idempotencyTtlMs: 5 * 60 * 1000,
-};
 /** Pending derived-work jobs kept per task (see commit.lua). */
 const MAX_PENDING_JOBS = 1000;
 /** Tasks whose derived writes this node retries in the background (beyond: the next commit repairs them). */
@@ -106,7 +102,7 @@ export class RedisEngine implements Engine {
 
   constructor(opts: RedisEngineOptions = {}) {
     const given = Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined));
-    this.limits = { ...DEFAULT_LIMITS, ...given };
+    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...given };
     for (const [name, value] of Object.entries(this.limits)) {
       if (!Number.isInteger(value) || value < 1)
         throw new RangeError(`engine limit ${name} must be a positive integer`);

@@ -4,8 +4,14 @@
  * derived from the snapshots (applied just after a commit, see derived.ts), so every
  * answer is checked against the snapshot, which is the truth.
  */
-import { TaskwireError, type Task } from '@taskwire/protocol';
-import type { ListTasksRequest, ListTasksResult } from '@taskwire/server';
+import type { Task } from '@taskwire/protocol';
+import {
+  decodeCursor,
+  encodeCursor,
+  type ListTasksRequest,
+  type ListTasksResult,
+  type SortKey,
+} from '@taskwire/server';
 import type { Keys } from './keys.js';
 import type { Client } from './scripts.js';
 
@@ -13,25 +19,6 @@ import type { Client } from './scripts.js';
 const BATCH = 100;
 /** Round trips one dueStalls call may make (bounded work per sweep). */
 const MAX_STALL_ROUNDS = 10;
-
-type SortKey = readonly [createdAt: string, id: string];
-
-export function encodeCursor(key: SortKey): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): SortKey {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    value = undefined;
-  }
-  if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') {
-    throw new TaskwireError('bad_request', 'invalid cursor');
-  }
-  return [value[0], value[1]];
-}
 
 function sortKeyOf(member: string): SortKey {
   const space = member.lastIndexOf(' ');

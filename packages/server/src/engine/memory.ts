@@ -6,6 +6,7 @@
  */
 import { TaskwireError, type Task } from '@taskwire/protocol';
 import { ChannelLog } from './channel-log.js';
+import { LocalFanout } from './local-fanout.js';
 import { ExpiringMap } from './expiring-map.js';
 import { StallIndex } from './stall-index.js';
 import { TaskList } from './task-list.js';
@@ -33,11 +34,6 @@ export interface MemoryEngineOptions {
   onListenerError?: (err: unknown, channel: string) => void;
 }
 
-interface Subscription {
-  listener: EventListener;
-  active: boolean;
-}
-
 /** Channels examined per write for age trimming and eviction: bounded work per call. */
 const SWEEP_BATCH = 4;
 
@@ -45,7 +41,8 @@ export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
   readonly limits: EngineLimits;
   private readonly now: () => number;
-  private readonly onListenerError: (err: unknown, channel: string) => void;
+  /** In-process delivery (shared with the SQLite engine): see local-fanout.ts. */
+  private readonly fanout: LocalFanout;
   private readonly tasks = new Map<string, Task>();
   private readonly order = new TaskList();
   private readonly channels = new Map<string, ChannelLog>();
@@ -54,11 +51,6 @@ export class MemoryEngine implements Engine {
   private readonly createKeys = new ExpiringMap<string>();
   private readonly publishKeys = new ExpiringMap<StoredEvent>();
   private readonly claims = new ExpiringMap<true>();
-  private readonly listeners = new Map<string, Subscription[]>();
-  private subscriptionCount = 0;
-  /** Events waiting for delivery, each with the listeners subscribed when it was appended. */
-  private readonly outbox: Array<{ event: StoredEvent; subs: Subscription[] }> = [];
-  private delivering = false;
   private closed = false;
 
   constructor(limits: Partial<EngineLimits> = {}, opts: MemoryEngineOptions = {}) {
@@ -69,9 +61,10 @@ export class MemoryEngine implements Engine {
         throw new RangeError(`engine limit ${name} must be a positive integer`);
     }
     this.now = opts.now ?? Date.now;
-    this.onListenerError =
+    this.fanout = new LocalFanout(
       opts.onListenerError ??
-      ((err, channel) => console.error(`taskwire: an engine listener on ${channel} threw`, err));
+        ((err, channel) => console.error(`taskwire: an engine listener on ${channel} threw`, err)),
+    );
   }
 
   start(): Promise<void> {
@@ -117,7 +110,7 @@ export class MemoryEngine implements Engine {
       if (req.idempotency) this.createKeys.set(req.idempotency.key, task.id, req.idempotency.ttlMs, now);
       const appended = events.map((e) => this.append(e.channel, e.data, now));
       this.maintain(now);
-      this.deliver(appended);
+      this.fanout.deliver(appended);
       return { ok: true, events: appended };
     });
   }
@@ -137,7 +130,7 @@ export class MemoryEngine implements Engine {
       const event = this.append(req.channel, structuredClone(req.data), now);
       if (keyId !== null) this.publishKeys.set(keyId, event, this.limits.idempotencyTtlMs, now);
       this.maintain(now);
-      this.deliver([event]);
+      this.fanout.deliver([event]);
       return { event, duplicate: false };
     });
   }
@@ -168,14 +161,9 @@ export class MemoryEngine implements Engine {
 
   subscribe(channel: string, listener: EventListener): Promise<Unsubscribe> {
     return this.run((): Unsubscribe => {
-      const sub: Subscription = { listener, active: true };
-      const subs = this.listeners.get(channel) ?? [];
-      // Copy on write: an outbox entry holds the old array, so adding here never
-      // makes an event already appended reach the new listener.
-      this.listeners.set(channel, [...subs, sub]);
-      this.subscriptionCount += 1;
+      const remove = this.fanout.add(channel, listener);
       return () => {
-        this.removeSubscription(channel, sub);
+        remove();
         return Promise.resolve();
       };
     });
@@ -186,7 +174,7 @@ export class MemoryEngine implements Engine {
   }
 
   stats(): { subscriptions: number } {
-    return { subscriptions: this.subscriptionCount };
+    return { subscriptions: this.fanout.size };
   }
 
   /** Sizes of the internal structures, for tests of boundedness. */
@@ -211,10 +199,7 @@ export class MemoryEngine implements Engine {
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      for (const subs of this.listeners.values()) for (const sub of subs) sub.active = false;
-      this.listeners.clear();
-      this.subscriptionCount = 0;
-      this.outbox.length = 0;
+      this.fanout.clear();
     }
     return Promise.resolve();
   }
@@ -242,8 +227,6 @@ export class MemoryEngine implements Engine {
     const log = this.channel(channel, now);
     const event = log.append(data, now);
     log.trim(this.limits.historySize, this.limits.historyTtlMs, now);
-    const subs = this.listeners.get(channel);
-    if (subs && subs.length > 0) this.outbox.push({ event, subs });
     return event;
   }
 
@@ -267,42 +250,8 @@ export class MemoryEngine implements Engine {
       const log = step.value;
       log.trim(this.limits.historySize, this.limits.historyTtlMs, now);
       const idle = now - log.touchedAt >= this.limits.historyTtlMs;
-      if (log.retained === 0 && idle && !this.listeners.has(log.channel)) this.channels.delete(log.channel);
+      if (log.retained === 0 && idle && !this.fanout.has(log.channel)) this.channels.delete(log.channel);
     }
-  }
-
-  /**
-   * Deliver appended events in offset order. Re-entrant commits (a listener that
-   * publishes) only queue their events: the outermost call drains the queue, so every
-   * listener sees each channel's events in order. A throwing listener is reported and
-   * skipped; it cannot break the commit or starve the other listeners.
-   */
-  private deliver(events: readonly StoredEvent[]): void {
-    if (events.length === 0 || this.delivering) return;
-    this.delivering = true;
-    try {
-      for (let entry = this.outbox.shift(); entry; entry = this.outbox.shift()) {
-        for (const sub of entry.subs) {
-          if (!sub.active) continue;
-          try {
-            sub.listener(entry.event);
-          } catch (err) {
-            this.onListenerError(err, entry.event.channel);
-          }
-        }
-      }
-    } finally {
-      this.delivering = false;
-    }
-  }
-
-  private removeSubscription(channel: string, sub: Subscription): void {
-    if (!sub.active) return;
-    sub.active = false;
-    this.subscriptionCount -= 1;
-    const rest = (this.listeners.get(channel) ?? []).filter((s) => s !== sub);
-    if (rest.length > 0) this.listeners.set(channel, rest);
-    else this.listeners.delete(channel);
   }
 }
 

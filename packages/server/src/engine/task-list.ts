@@ -2,7 +2,7 @@ import { TaskwireError, type Task } from '@taskwire/protocol';
 import type { ListTasksRequest } from './types.js';
 
 /** The sort key of the task list: createdAt, then id (both compared as strings; ISO dates sort as text). */
-type SortKey = readonly [createdAt: string, id: string];
+export type SortKey = readonly [createdAt: string, id: string];
 
 function compare(a: SortKey, b: SortKey): number {
   if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
