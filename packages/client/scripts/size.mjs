@@ -2,8 +2,9 @@
 /**
  * Size budget: bundles the built entry points (dist/, run `tsc -b` first) the way an
  * app's bundler would, @taskwire/protocol included, minified, then gzips the result.
- * Fails when @taskwire/client is over 8 kB (min+gzip). Uses rolldown, which vitest
- * (through vite) already installs; no extra dev dependency.
+ * Fails when @taskwire/client is over 8 kB (min+gzip), or @taskwire/client/fallback
+ * (the core with SSE and long-poll) over 10 kB. Uses rolldown, which vitest (through
+ * vite) already installs; no extra dev dependency.
  *
  *   node packages/client/scripts/size.mjs
  */
@@ -17,6 +18,8 @@ import { rolldown } from 'rolldown';
 const BUDGETS = [
   { entry: '../dist/index.js', name: '@taskwire/client', limit: 8 * 1024 },
   { entry: '../dist/backend/index.js', name: '@taskwire/client/backend', limit: 8 * 1024 },
+  // The core plus SSE and long-poll: what an app that imports createClient from here ships.
+  { entry: '../dist/transports/index.js', name: '@taskwire/client/fallback', limit: 10 * 1024 },
 ];
 
 let failed = false;

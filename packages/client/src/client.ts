@@ -17,10 +17,25 @@ import { Listeners } from './emitter.js';
 import { watchEnvironment } from './environment.js';
 import type { TaskwireClientError } from './errors.js';
 import { ChannelHandle, TaskHandle, TasksHandle } from './handles.js';
+import type { TransportName } from './fallback.js';
 import type { ConnectionState } from './machine.js';
 import type { Settle } from './requests.js';
 import { Subscription } from './subscription.js';
 import { webSocketTransport, type TransportFactory, type WebSocketConstructor } from './transport.js';
+import type { FetchLike } from './transports/http.js';
+import type { EventSourceConstructor } from './transports/sse.js';
+
+const ALL_TRANSPORTS: readonly TransportName[] = ['websocket', 'sse', 'longpoll'];
+
+/**
+ * What `@taskwire/client/fallback` plugs in (kept out of the core entry for its size
+ * budget): the SSE and long-poll factories, and the health probe the policy asks for.
+ */
+export interface TransportExtras {
+  factories: Partial<Record<TransportName, TransportFactory>>;
+  /** Does plain HTTP reach the server? */
+  probe: () => Promise<boolean>;
+}
 
 export interface ClientOptions {
   /** The WebSocket endpoint, e.g. `wss://example.com/api/v1/ws`. The token is never put in it. */
@@ -31,8 +46,22 @@ export interface ClientOptions {
   getToken?: () => Promise<string> | string;
   /** The WebSocket implementation. @default globalThis.WebSocket */
   WebSocket?: WebSocketConstructor;
-  /** Replace the transport entirely (tests, SSE/long-poll later). Takes precedence over `WebSocket`. */
+  /** Replace the WebSocket transport (tests, other runtimes). Alone, it is the only transport. */
   transport?: TransportFactory;
+  /**
+   * Transports in order of preference: after `fallback.afterFailures` attempts in a
+   * row fail before `welcome` while `GET /healthz` answers, the client moves to the
+   * next one. Those not available are skipped: `sse` and `longpoll` come with
+   * `createClient` from `@taskwire/client/fallback` (and `sse` needs an EventSource).
+   * @default ['websocket', 'sse', 'longpoll'] (['websocket'] when `transport` is given)
+   */
+  transports?: readonly TransportName[];
+  /** `@taskwire/client/fallback`: the EventSource for SSE (Node: the `eventsource` package). @default globalThis.EventSource */
+  EventSource?: EventSourceConstructor;
+  /** `@taskwire/client/fallback`: fetch for the HTTP transports and the health probe. @default globalThis.fetch */
+  fetch?: FetchLike;
+  /** Fallback tuning. @default { afterFailures: 3, retryFirstMs: 300000 } */
+  fallback?: { afterFailures?: number; retryFirstMs?: number };
   /** Reconnect delays. @default { minMs: 500, maxMs: 30000, longMinMs: 5000 } */
   backoff?: Partial<BackoffOptions>;
   /** A request without a reply in this time replaces the connection. @default 10000 */
@@ -59,22 +88,38 @@ export class TaskwireClient {
   readonly #feedHistory: number;
   #detachEnvironment: (() => void) | undefined;
 
-  constructor(opts: ClientOptions) {
+  /** `extras`: what `@taskwire/client/fallback` adds (SSE, long-poll, the health probe). */
+  constructor(opts: ClientOptions, extras?: TransportExtras) {
     const WebSocketImpl = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    const transport =
-      opts.transport ??
-      (WebSocketImpl
-        ? webSocketTransport(WebSocketImpl)
-        : () => {
-            throw new Error('no WebSocket implementation: pass the WebSocket option');
-          });
+    const factories: Partial<Record<TransportName, TransportFactory | undefined>> = {
+      ...extras?.factories,
+      websocket: opts.transport ?? (WebSocketImpl && webSocketTransport(WebSocketImpl)),
+    };
+    const names = opts.transports ?? (opts.transport ? ['websocket' as const] : ALL_TRANSPORTS);
+    const transports = names.flatMap((name) => {
+      const factory = factories[name];
+      return factory ? [{ name, factory }] : [];
+    });
+    if (transports.length === 0) {
+      transports.push({
+        name: names[0] ?? 'websocket',
+        factory: () => {
+          throw new Error('no transport available: pass the WebSocket (or EventSource, fetch) option');
+        },
+      });
+    }
     this.#feedHistory = opts.feedHistory ?? 100;
     this.#conn = new Connection(
       {
         url: opts.url,
         token: opts.token,
         getToken: opts.getToken,
-        transport,
+        transports,
+        fallback: extras && {
+          failures: opts.fallback?.afterFailures ?? 3,
+          retryMs: opts.fallback?.retryFirstMs ?? 300_000,
+          probe: extras.probe,
+        },
         backoff: { ...DEFAULT_BACKOFF, ...opts.backoff },
         requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
         connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
@@ -90,6 +135,11 @@ export class TaskwireClient {
 
   get state(): ConnectionState {
     return this.#conn.state;
+  }
+
+  /** The transport in use (`websocket`, `sse` or `longpoll`), or the one the next attempt opens. */
+  get transport(): TransportName {
+    return this.#conn.transport;
   }
 
   /** The authenticated user (from `welcome`), once connected. */

@@ -41,7 +41,7 @@ function setup(opts: { token?: string; getToken?: () => Promise<string> | string
     {
       url: 'ws://x/api/v1/ws',
       ...opts,
-      transport: factory,
+      transports: [{ name: 'websocket', factory }],
       backoff: { minMs: 500, maxMs: 30_000, longMinMs: 5_000 },
       requestTimeoutMs: 10_000,
       connectTimeoutMs: 10_000,
@@ -118,6 +118,7 @@ describe('Connection', () => {
       newState: 'unauthorized',
       code: 4501,
       reason: 'unauthorized',
+      transport: 'websocket',
     });
     expect(conn.pending).toEqual({ timers: 0, requests: 0 });
   });

@@ -4,10 +4,17 @@
  * point; effects that cause further inputs (a transport constructor that throws, a
  * synchronous getToken) are queued, so a transition always completes before the
  * next one starts.
+ *
+ * Transport fallback (./fallback.ts): the connection opens the transport the policy
+ * names, tells it which attempts failed before `welcome` and which welcomed (read off
+ * the machine's transitions, so the machine itself knows nothing of transports), runs
+ * its health probe and its retry timer, and replaces a working fallback when the
+ * policy tries the first transport again.
  */
 import type { ClientFrame, ServerFrame, WelcomeFrame } from '@taskwire/protocol';
 import { backoffDelay, STABLE_AFTER_MS, type BackoffOptions } from './backoff.js';
 import { TaskwireClientError } from './errors.js';
+import { FALLBACK_INITIAL, fallbackStep, type FallbackInput, type TransportName } from './fallback.js';
 import { refreshDelay, tokenExpiry } from './jwt.js';
 import {
   INITIAL,
@@ -28,6 +35,8 @@ export interface StateEvent {
   /** The close code (or a LocalCode) that caused the change; 0 when none did. */
   code: number;
   reason: string;
+  /** The transport in use (or to be used next). */
+  transport: TransportName;
 }
 
 export interface ConnectionHooks {
@@ -39,11 +48,27 @@ export interface ConnectionHooks {
   error(error: TaskwireClientError): void;
 }
 
+export interface TransportSlot {
+  name: TransportName;
+  factory: TransportFactory;
+}
+
+export interface FallbackOptions {
+  /** Consecutive failures before a switch. */
+  failures: number;
+  /** Time on a fallback before the first transport is tried again, ms. */
+  retryMs: number;
+  /** Does plain HTTP reach the server? (`GET /healthz`) */
+  probe: () => Promise<boolean>;
+}
+
 export interface ConnectionOptions {
   url: string;
   token?: string | undefined;
   getToken?: (() => Promise<string> | string) | undefined;
-  transport: TransportFactory;
+  /** The transports in order of preference; the first is used until the fallback policy moves on. */
+  transports: readonly TransportSlot[];
+  fallback?: FallbackOptions | undefined;
   backoff: BackoffOptions;
   /** A request without a reply in this time fails, and the connection is replaced. */
   requestTimeoutMs: number;
@@ -68,6 +93,10 @@ export class Connection {
   #lastHeard = 0;
   #welcome: WelcomeFrame | undefined;
   readonly #requests: Requests;
+  #fallback = FALLBACK_INITIAL;
+  /** The index of the transport the current attempt opened. */
+  #openedWith = 0;
+  #fallbackTimer: Timer | undefined;
 
   constructor(
     private readonly opts: ConnectionOptions,
@@ -88,22 +117,31 @@ export class Connection {
     return this.#machine.phase;
   }
 
+  /** The transport in use, or the one the next attempt opens. */
+  get transport(): TransportName {
+    return this.#slot().name;
+  }
+
   /** The `welcome` of the current session (undefined unless connected). */
   get welcome(): WelcomeFrame | undefined {
     return this.state === 'connected' ? this.#welcome : undefined;
   }
 
   connect(): void {
+    // Still on a fallback after a disconnect(): keep it, and the plan to try the first transport again.
+    if (this.#fallback.current > 0 && this.#fallbackTimer === undefined) this.#retryFirstLater();
     this.#feed({ type: 'connect' });
   }
 
   disconnect(): void {
+    this.#cancelRetryFirst();
     this.#feed({ type: 'disconnect' });
   }
 
   /** Browser environment signals (see environment.ts). */
   notify(type: 'online' | 'offline' | 'visible'): void {
     this.#feed({ type });
+    if (type === 'online') this.#policy({ type: 'retry-first' });
   }
 
   /** Send a request; its reply (or `disconnected`, `timeout`) goes to `settle`, synchronously. */
@@ -128,9 +166,18 @@ export class Connection {
     this.#running = true;
     try {
       for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
+        const before = this.#machine.phase;
         const { state, effects } = transition(this.#machine, next);
         this.#machine = state;
         for (const effect of effects) this.#run(effect);
+        // Tell the fallback policy how an attempt ended: welcomed, or failed before `welcome`
+        // for a reason below 4000 (upgrade refused, stream blocked, no welcome in time; codes
+        // 4000-4999 come from the server itself, so the transport works).
+        if (before === 'opening' && state.phase === 'connected') {
+          this.#policy({ type: 'welcome', index: this.#openedWith });
+        } else if (before === 'opening' && state.phase === 'waiting' && 'code' in next && next.code < 4000) {
+          this.#policy({ type: 'failed', index: this.#openedWith });
+        }
       }
     } finally {
       this.#running = false;
@@ -145,6 +192,7 @@ export class Connection {
           newState: effect.newState,
           code: effect.code,
           reason: effect.reason,
+          transport: this.transport,
         });
         return;
       case 'open-socket':
@@ -207,10 +255,57 @@ export class Connection {
       }, fail);
   }
 
+  #slot(): TransportSlot {
+    const slots = this.opts.transports;
+    return slots[this.#fallback.current] ?? (slots[0] as TransportSlot);
+  }
+
+  /** Run one input through the fallback policy, and its effects. */
+  #policy(input: FallbackInput): void {
+    const fb = this.opts.fallback;
+    if (!fb) return;
+    const { state, effects } = fallbackStep(this.#fallback, input, {
+      count: this.opts.transports.length,
+      failures: fb.failures,
+    });
+    this.#fallback = state;
+    for (const effect of effects) {
+      if (effect.type === 'probe') {
+        fb.probe().then(
+          (ok) => this.#policy({ type: 'probed', ok }),
+          () => this.#policy({ type: 'probed', ok: false }),
+        );
+      } else if (effect.type === 'schedule-retry') {
+        this.#retryFirstLater();
+      } else if (effect.type === 'cancel-retry') {
+        this.#cancelRetryFirst();
+      } else if (effect.reconnect && (this.#machine.phase === 'connected' || this.#machine.phase === 'opening')) {
+        // Replace the working fallback: the machine closes it, backs off once, and opens the new one.
+        this.#feed({ type: 'stale', code: LocalCode.SwitchTransport, reason: `trying ${this.transport} again` });
+      }
+    }
+  }
+
+  #retryFirstLater(): void {
+    const fb = this.opts.fallback;
+    if (!fb) return;
+    this.#cancelRetryFirst();
+    this.#fallbackTimer = setTimeout(() => {
+      this.#fallbackTimer = undefined;
+      this.#policy({ type: 'retry-first' });
+    }, fb.retryMs);
+  }
+
+  #cancelRetryFirst(): void {
+    clearTimeout(this.#fallbackTimer);
+    this.#fallbackTimer = undefined;
+  }
+
   #openTransport(): void {
     let transport: Transport;
+    this.#openedWith = this.#fallback.current;
     try {
-      transport = this.opts.transport(this.opts.url, {
+      transport = this.#slot().factory(this.opts.url, {
         onOpen: () => {
           if (this.#transport === transport) this.#feed({ type: 'open' });
         },

@@ -1,11 +1,12 @@
 /** @taskwire/client: one connection, recovery, task handles. No runtime dependencies. */
-export { createClient, TaskwireClient, type ClientOptions, type ClientEvents } from './client.js';
+export { createClient, TaskwireClient, type ClientOptions, type ClientEvents, type TransportExtras } from './client.js';
 export { TaskHandle, ChannelHandle, TasksHandle, type TasksNotice } from './handles.js';
 export type { ChannelNotice, SubscriptionState } from './subscription.js';
 export type { StateEvent } from './connection.js';
 export { LocalCode, type ConnectionState } from './machine.js';
 export { TaskwireClientError, type ClientErrorCode } from './errors.js';
 export type { BackoffOptions } from './backoff.js';
+export type { TransportName } from './fallback.js';
 export type {
   Transport,
   TransportFactory,

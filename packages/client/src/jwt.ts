@@ -1,19 +1,24 @@
 /**
- * Reads a JWT's `exp` without verifying it: the client only needs to know when to
- * refresh, and the server is the one that verifies. Returns undefined for tokens
- * without `exp` (they never expire) or that are not JWTs.
+ * Reads a JWT's claims without verifying them: the client only needs to know when
+ * to refresh (`exp`) and, on the HTTP transports, who it is (`sub`); the server is
+ * the one that verifies. Returns {} for anything that is not a JWT.
  */
-export function tokenExpiry(token: string): number | undefined {
+export function tokenClaims(token: string): { exp?: unknown; sub?: unknown } {
   const payload = token.split('.')[1];
-  if (payload === undefined) return undefined;
+  if (payload === undefined) return {};
   try {
     const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-    const json = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
-    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp : undefined;
+    const claims: unknown = JSON.parse(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4)));
+    return typeof claims === 'object' && claims !== null ? claims : {};
   } catch {
-    return undefined;
+    return {};
   }
+}
+
+/** The token's `exp` (seconds), or undefined for tokens without one (they never expire) or that are not JWTs. */
+export function tokenExpiry(token: string): number | undefined {
+  const { exp } = tokenClaims(token);
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp : undefined;
 }
 
 /**

@@ -52,6 +52,8 @@ export const LocalCode = {
   Timeout: 3007,
   /** Nothing heard for 2 × heartbeatMs. */
   NoHeartbeat: 3008,
+  /** The fallback policy tries the preferred transport again (see fallback.ts). */
+  SwitchTransport: 3009,
   /** getToken() failed or returned nothing. */
   TokenFailed: 3401,
 } as const;

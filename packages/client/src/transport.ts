@@ -1,11 +1,11 @@
 /**
  * The transport seam. The connection speaks protocol frames (PROTOCOL §2) to a
  * Transport and hears frames back; it never touches a WebSocket directly. The
- * WebSocket transport is the only one built today. An SSE or long-poll transport
- * (planned) implements the same interface by translating: `auth` → remember the
- * token, `subscribe` → open `GET /channels/:channel/events` (with Last-Event-ID from
- * `since`) or poll `history?since=&wait=`, and synthesizing `welcome`, `reply` and
- * `event` frames, so positions, recovery and dedup above it stay the same.
+ * WebSocket transport is here; the SSE and long-poll transports (./transports/,
+ * entry `@taskwire/client/fallback`) implement the same interface by translating:
+ * `auth` → keep the token, `subscribe` → open `GET /channels/:channel/events` (with
+ * `lastEventId` from `since`) or poll `history?since=&wait=`, synthesizing `welcome`,
+ * `reply` and `event` frames, so positions, recovery and dedup above stay the same.
  */
 import type { ClientFrame, ServerFrame } from '@taskwire/protocol';
 
