@@ -142,44 +142,90 @@ export type TasksNotice =
   | Exclude<ChannelNotice, { type: 'event' } | { type: 'snapshot' }>;
 
 /**
- * `client.tasks()`: the user's feed (`user:<sub>`), a map of their tasks by id with
- * the version rule. `getSnapshot()` is a list, newest update first, whose identity
- * changes only when a task does.
+ * One user feed's tasks by id, with the version rule, shared by every TasksHandle
+ * on the same subscription: a handle opened after the feed loaded sees it all.
  */
-export class TasksHandle extends Handle<TasksNotice> {
-  readonly #tasks = new Map<string, Task>();
-  #list: readonly Task[] = [];
+class FeedState {
+  readonly tasks = new Map<string, Task>();
+  list: readonly Task[] = [];
+  readonly listeners: Listeners<TasksNotice> = new Listeners();
 
-  constructor(drop: (sub: Subscription) => void) {
-    super(undefined, drop);
+  constructor(sub: Subscription) {
+    sub.listeners.add((n) => this.onNotice(n));
   }
 
-  get(id: string): Task | undefined {
-    return this.#tasks.get(id);
-  }
-
-  readonly getSnapshot = (): readonly Task[] => this.#list;
-
-  /** Add tasks loaded elsewhere (an HTTP list), under the same version rule. */
   merge(tasks: readonly Task[]): void {
-    for (const task of tasks) this.#put(task);
+    for (const task of tasks) this.put(task);
   }
 
-  protected onNotice(notice: ChannelNotice): void {
+  private onNotice(notice: ChannelNotice): void {
     if (notice.type === 'snapshot') return;
     if (notice.type !== 'event') return this.listeners.emit(notice);
     const data = notice.event.data;
     if (!isTaskEventData(data)) return;
     if (data.kind === 'task.log') this.listeners.emit({ type: 'log', taskId: data.taskId, lines: data.lines });
-    else this.#put(data.task);
+    else this.put(data.task);
   }
 
-  #put(task: Task): void {
-    if (!isNewer(task, this.#tasks.get(task.id))) return;
-    this.#tasks.set(task.id, task);
-    this.#list = Array.from(this.#tasks.values()).sort((a, b) =>
+  private put(task: Task): void {
+    if (!isNewer(task, this.tasks.get(task.id))) return;
+    this.tasks.set(task.id, task);
+    this.list = Array.from(this.tasks.values()).sort((a, b) =>
       a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0,
     );
     this.listeners.emit({ type: 'task', task });
+  }
+}
+
+/** The feed of a subscription lives as long as the subscription object. */
+const feeds = new WeakMap<Subscription, FeedState>();
+function feedOf(sub: Subscription): FeedState {
+  let feed = feeds.get(sub);
+  if (!feed) feeds.set(sub, (feed = new FeedState(sub)));
+  return feed;
+}
+
+const NO_TASKS: readonly Task[] = [];
+
+/**
+ * `client.tasks()`: the user's feed (`user:<sub>`), a map of their tasks by id with
+ * the version rule. `getSnapshot()` is a list, newest update first, whose identity
+ * changes only when a task does. Every handle on the feed shares one map.
+ */
+export class TasksHandle extends Handle<TasksNotice> {
+  #feed: FeedState | undefined;
+  #offFeed: (() => void) | undefined;
+  /** Tasks merged before the user was known (the feed binds at the first welcome). */
+  #pending: Task[] = [];
+
+  constructor(drop: (sub: Subscription) => void) {
+    super(undefined, drop);
+  }
+
+  override bind(sub: Subscription): void {
+    super.bind(sub);
+    const feed = feedOf(sub);
+    this.#feed = feed;
+    this.#offFeed = feed.listeners.add((n) => this.listeners.emit(n));
+    if (this.#pending.length > 0) feed.merge(this.#pending.splice(0));
+  }
+
+  get(id: string): Task | undefined {
+    return this.#feed?.tasks.get(id) ?? this.#pending.find((t) => t.id === id);
+  }
+
+  readonly getSnapshot = (): readonly Task[] => this.#feed?.list ?? NO_TASKS;
+
+  /** Add tasks loaded elsewhere (an HTTP list), under the same version rule. */
+  merge(tasks: readonly Task[]): void {
+    if (this.#feed) this.#feed.merge(tasks);
+    else this.#pending.push(...tasks);
+  }
+
+  /** The shared FeedState turns the channel's notices into task notices. */
+  protected onNotice(): void {}
+
+  protected override onRelease(): void {
+    this.#offFeed?.();
   }
 }

@@ -84,6 +84,21 @@ describe('client against the real server', () => {
     expect(list.map((t) => t.id).sort()).toEqual(['new', 'old']);
   });
 
+  it('a feed handle opened after the feed loaded shares everything the first one holds', async () => {
+    const { s, client } = await setup();
+    await s.api('POST', '/tasks', { id: 'early', owner: 'alice' });
+    client.connect();
+    const first = client.tasks();
+    await waitFor('the feed to load', () => first.get('early') !== undefined);
+    const second = client.tasks();
+    expect(second.get('early')?.id).toBe('early');
+    expect(second.getSnapshot()).toBe(first.getSnapshot());
+    first.release();
+    await s.api('PATCH', '/tasks/early', { progress: 7 });
+    await waitFor('the update on the remaining handle', () => second.get('early')?.progress === 7);
+    expect(s.server.stats().subscriptions).toBe(1);
+  });
+
   it('publishes to a room it may publish to and sees its own event', async () => {
     const s = (server = await startTestServer());
     const client = createClient({

@@ -5,13 +5,15 @@
  */
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { LIMITS } from '@taskwire/protocol';
+import type { DashboardOptions } from './http/dashboard.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { taskwirePlugin } from './plugin.js';
 import { createRuntime, type TaskwireOptions } from './runtime.js';
 import type { TaskwireServer } from './server-types.js';
 import type { ResolvedConfig } from './config.js';
 
-export type CreateServerOptions = TaskwireOptions;
+/** The runtime's options, and where the dashboard is (served at `/` unless `dashboard: false`). */
+export type CreateServerOptions = TaskwireOptions & DashboardOptions;
 
 export interface StandaloneServer extends TaskwireServer {
   /** Secrets generated because `dev` was on and they were missing. */
@@ -19,7 +21,8 @@ export interface StandaloneServer extends TaskwireServer {
 }
 
 export async function createServer(options: CreateServerOptions = {}): Promise<StandaloneServer> {
-  const runtime = await createRuntime(options);
+  const { dashboard, dashboardDir, ...runtimeOptions } = options;
+  const runtime = await createRuntime(runtimeOptions);
   const { ctx } = runtime;
   const loggerInstance: FastifyBaseLogger = ctx.logger;
   const app = Fastify({
@@ -31,7 +34,11 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   try {
-    await app.register(taskwirePlugin, { context: ctx });
+    await app.register(taskwirePlugin, {
+      context: ctx,
+      ...(dashboard !== undefined ? { dashboard } : {}),
+      ...(dashboardDir !== undefined ? { dashboardDir } : {}),
+    });
     await app.ready();
   } catch (err) {
     await runtime.stop();

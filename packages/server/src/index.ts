@@ -8,6 +8,7 @@ export {
   type TaskwireHandle,
   type TransportStats,
 } from './plugin.js';
+export { resolveDashboardDir, type DashboardOptions } from './http/dashboard.js';
 export { Metrics, type MetricsOptions, type Transport, type TransportCounts } from './metrics/metrics.js';
 export { instrumentEngine } from './metrics/instrumented-engine.js';
 export { createRuntime, createEngine, type TaskwireOptions, type Runtime } from './runtime.js';

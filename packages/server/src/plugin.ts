@@ -17,9 +17,10 @@
  * into the host app) with the SSE route and long-polling, `/healthz`, `/readyz`
  * at the root (`health: false` skips them), `/metrics` (`metrics: false` skips it)
  * and the OpenAPI document and UI at `/docs` (`docs: false` skips them, e.g. when
- * the host app registers @fastify/swagger itself). On `app.close()` every SSE
- * stream is ended, every waiting long-poll answered, and every WebSocket closed
- * with 1012 first. Given
+ * the host app registers @fastify/swagger itself), and the dashboard's files at `/`
+ * (`dashboard: false` skips them, as does a host app that already has `GET /`;
+ * `dashboardDir` says where they are). On `app.close()` every SSE stream is ended,
+ * every waiting long-poll answered, and every WebSocket closed with 1012 first. Given
  * `context` (a ServerContext you built), the caller owns its lifecycle; given
  * options, the plugin builds the context and closes it with the app.
  */
@@ -29,6 +30,7 @@ import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 import type { ServerContext } from './context.js';
+import { registerDashboard, type DashboardOptions } from './http/dashboard.js';
 import { registerDocs } from './http/docs.js';
 import { LongPollRegistry } from './http/longpoll.js';
 import { prepareScope } from './http/openapi-schemas.js';
@@ -59,16 +61,17 @@ declare module 'fastify' {
   }
 }
 
-export type TaskwirePluginOptions = TaskwireOptions & {
-  /** A context you built (createServer does); otherwise one is built from the options. */
-  context?: ServerContext;
-  /** Register /healthz and /readyz at the root (default true). */
-  health?: boolean;
-  /** Register GET /metrics at the root (default true). */
-  metrics?: boolean;
-  /** Register the OpenAPI document and UI at /docs (default true). */
-  docs?: boolean;
-};
+export type TaskwirePluginOptions = TaskwireOptions &
+  DashboardOptions & {
+    /** A context you built (createServer does); otherwise one is built from the options. */
+    context?: ServerContext;
+    /** Register /healthz and /readyz at the root (default true). */
+    health?: boolean;
+    /** Register GET /metrics at the root (default true). */
+    metrics?: boolean;
+    /** Register the OpenAPI document and UI at /docs (default true). */
+    docs?: boolean;
+  };
 
 /** The other transports' numbers for stats (SSE streams, waiting long-polls). */
 export interface TransportStats {
@@ -175,6 +178,7 @@ async function taskwire(app: FastifyInstance, opts: TaskwirePluginOptions): Prom
     if (opts.metrics !== false) registerMetricsRoute(scope, ctx);
     done();
   });
+  await registerDashboard(app, opts);
 }
 
 export const taskwirePlugin = fp(taskwire, { name: 'taskwire', fastify: '5.x' });

@@ -4,6 +4,7 @@
  * plugin (collected with an onRoute hook) is in it with a summary, tags, its
  * parameters and body, its success response and its error responses (the
  * ErrorResponse schema). The UI and its assets are served from the package (offline).
+ * The dashboard's static routes at `/` are hidden (`schema.hide`), so they are not checked.
  */
 import Fastify, { type RouteOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +51,7 @@ describe('OpenAPI at /docs', () => {
       jwtSecret: TEST_JWT_SECRET,
       apiKey: TEST_API_KEY,
       logLevel: 'silent',
+      dev: true, // registers GET /api/v1/dev/token, which must be documented too
     });
     await app.ready();
     const res = await app.inject({ method: 'GET', url: '/docs/json' });
@@ -108,6 +110,7 @@ describe('OpenAPI at /docs', () => {
         'GET /api/v1/ws',
         'GET /api/v1/channels/:channel/events',
         'GET /api/v1/channels/:channel/history',
+        'GET /api/v1/dev/token',
         'GET /metrics',
         'GET /healthz',
         'GET /readyz',

@@ -11,6 +11,7 @@ import type { ServerContext } from '../context.js';
 import type { ServerStats } from '../server-types.js';
 import { registerAuthHook } from './auth-hook.js';
 import { registerChannelRoutes } from './channels.js';
+import { registerDevRoutes } from './dev.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import type { LongPollRegistry } from './longpoll.js';
 import { prepareScope } from './openapi-schemas.js';
@@ -57,5 +58,6 @@ export async function httpApi(scope: FastifyInstance, opts: HttpApiOptions): Pro
   registerChannelRoutes(app, opts.ctx, opts.polls);
   registerSseRoute(app, opts.ctx, opts.sse);
   registerOpsRoutes(app, opts.ctx, opts.stats);
+  registerDevRoutes(app, opts.ctx);
   await Promise.resolve();
 }

@@ -1,0 +1,99 @@
+/**
+ * The dashboard's client: one connection for the page, with a WebSocket wrapper
+ * that records when each attempt starts and ends, so the connection indicator can
+ * say when the next attempt comes. The client draws each delay uniformly from
+ * [minMs, min(maxMs, minMs × 2^attempt)] (full jitter, docs/client.md) and does not
+ * publish the draw, so the indicator shows the window's end: "next attempt within".
+ */
+import { createClient, type TaskwireClient } from '@taskwire/client';
+import type { Session } from './session.js';
+
+export const BACKOFF = { minMs: 500, maxMs: 10_000, longMinMs: 5_000 } as const;
+/** Close codes after which the client waits at least longMinMs (docs/client.md). */
+const LONG_CODES = new Set([1013, 4008, 4029]);
+
+export interface AttemptState {
+  /** Sockets that closed since the last successful open. */
+  failures: number;
+  /** A socket is being opened right now. */
+  opening: boolean;
+  /** When the last socket closed (ms), and with which code. */
+  closedAt: number | null;
+  closeCode: number | null;
+  /** The code and reason of the client's last state change that had one (a close, a local code). */
+  lastChange: { code: number; reason: string } | null;
+}
+
+export interface AttemptTracker {
+  /** Store functions (useSyncExternalStore): safe to pass around unbound. */
+  get: () => AttemptState;
+  subscribe: (listener: () => void) => () => void;
+  /** The latest time the next attempt can start, or null when none is due. */
+  nextAttemptBy(): number | null;
+  noteChange(code: number, reason: string): void;
+}
+
+/** The client resets its attempt counter once a connection has stayed up this long. */
+const STABLE_AFTER_MS = 10_000;
+
+export function createAttemptTracker(): AttemptTracker & { WebSocket: typeof WebSocket } {
+  let state: AttemptState = { failures: 0, opening: false, closedAt: null, closeCode: null, lastChange: null };
+  const listeners = new Set<() => void>();
+  const set = (patch: Partial<AttemptState>): void => {
+    state = { ...state, ...patch };
+    for (const l of Array.from(listeners)) l();
+  };
+  class TrackedWebSocket extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      set({ opening: true });
+      let openedAt = 0;
+      this.addEventListener('open', () => (openedAt = Date.now()));
+      this.addEventListener('close', (ev) => {
+        const now = Date.now();
+        const stable = openedAt > 0 && now - openedAt >= STABLE_AFTER_MS;
+        set({ opening: false, failures: stable ? 1 : state.failures + 1, closedAt: now, closeCode: ev.code });
+      });
+    }
+  }
+  return {
+    WebSocket: TrackedWebSocket,
+    get: () => state,
+    subscribe: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    nextAttemptBy() {
+      if (state.opening || state.closedAt === null) return null;
+      const floor = LONG_CODES.has(state.closeCode ?? 0) ? BACKOFF.longMinMs : BACKOFF.minMs;
+      const ceiling = Math.max(floor, Math.min(BACKOFF.maxMs, floor * 2 ** Math.min(state.failures, 30)));
+      return state.closedAt + ceiling;
+    },
+    noteChange: (code, reason) => set({ lastChange: { code, reason } }),
+  };
+}
+
+export interface Live {
+  client: TaskwireClient;
+  attempts: AttemptTracker;
+}
+
+/**
+ * A client for this session. `renew` gives a fresh token after a 4001 (the dev
+ * token is fetched again; a pasted one cannot be renewed, so it is returned as is
+ * and the server's refusal ends in `unauthorized`).
+ */
+export function createLive(wsUrl: string, session: Session, renew: () => Promise<string>): Live {
+  const attempts = createAttemptTracker();
+  const client = createClient({
+    url: wsUrl,
+    token: session.token,
+    getToken: renew,
+    WebSocket: attempts.WebSocket,
+    backoff: BACKOFF,
+  });
+  client.on('state', (e) => {
+    if (e.code !== 0) attempts.noteChange(e.code, e.reason);
+  });
+  return { client, attempts };
+}

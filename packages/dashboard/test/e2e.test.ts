@@ -1,0 +1,241 @@
+/**
+ * The dashboard end to end, in real Chromium (the system /usr/bin/chromium; no skip:
+ * a missing binary fails loudly), served by a real taskwire server at `/`:
+ *
+ * - in-process `createServer` with `dev: true` and the memory engine on port 0: the
+ *   page signs in by itself (the dev token), follows tasks driven over the HTTP API
+ *   without a reload, approves a task, fits 390 px, and the test saves the
+ *   screenshot `docs/dashboard.png`;
+ * - the CLI `serve --dev` as a child process with the SQLite engine on a fixed port:
+ *   killed (SIGKILL) and restarted, the page shows reconnecting, then catches up.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../react/test/helpers/browser.js';
+import { freePort, killAll, startServe, type ServeProcess } from '../../server/test/helpers/process.js';
+import { startTestServer, type TestServer } from '../../server/test/helpers/server.js';
+import { ensureDashboardBuilt, waitForConnection, waitForRow } from './helpers.js';
+
+const SCREENSHOT = fileURLToPath(new URL('../../../docs/dashboard.png', import.meta.url));
+
+let tmp: string;
+let browser: BrowserContext;
+let server: TestServer;
+const pages: Page[] = [];
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'taskwire-dashboard-'));
+  await ensureDashboardBuilt();
+  browser = await launchChromium(path.join(tmp, 'profile'));
+  server = await startTestServer({ dev: true });
+}, 60_000);
+
+afterAll(async () => {
+  for (const page of pages) await page.close().catch(() => undefined);
+  await browser?.close();
+  await server?.close();
+  await killAll();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+/** A page at `url` that signed in by itself (dev token) and is connected; errors in the page fail the test. */
+async function openDashboard(url: string, width = 1280, height = 800): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  pages.push(page);
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.setViewportSize({ width, height });
+  await page.goto(`${url}/`);
+  await waitForConnection(page, 'connected');
+  await page.evaluate(() => {
+    (window as unknown as { __loaded: string }).__loaded = 'still the same page';
+  });
+  return { page, errors };
+}
+
+const notReloaded = (page: Page): Promise<string> =>
+  page.evaluate(() => (window as unknown as { __loaded: string }).__loaded);
+
+async function api(s: { api: TestServer['api'] }, method: string, p: string, body?: unknown): Promise<void> {
+  const res = await s.api(method, p, body);
+  expect(res.status, `${method} ${p}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+}
+
+describe('the dashboard in Chromium', () => {
+  it('signs in by itself on a --dev server and shows a task progressing to done without a reload', async () => {
+    const { page, errors } = await openDashboard(server.url);
+    await expect(page.locator('.user .badge').textContent()).resolves.toBe('admin');
+    await api(server, 'POST', '/tasks', { id: 'live-1', owner: 'alice', title: 'Build the docs' });
+    await api(server, 'PATCH', '/tasks/live-1', { progress: 30, stage: 'compile', message: '3 of 10 pages' });
+    await waitForRow(page, 'live-1', { status: 'running', progress: '30' });
+    await expect(page.locator('li[data-id="live-1"] .cell-detail').textContent()).resolves.toBe(
+      'compile · 3 of 10 pages',
+    );
+    await api(server, 'PATCH', '/tasks/live-1', { progress: 70, stage: 'link' });
+    await waitForRow(page, 'live-1', { status: 'running', progress: '70' });
+    await api(server, 'PATCH', '/tasks/live-1', { status: 'succeeded', result: { pages: 10 } });
+    await waitForRow(page, 'live-1', { status: 'succeeded', progress: '100' });
+    await expect(page.locator('li[data-id="live-1"] .pill').textContent()).resolves.toBe('done');
+    expect(await notReloaded(page)).toBe('still the same page');
+    expect(errors).toEqual([]);
+  });
+
+  it('approves an awaiting task from its detail: it moves to running, then done', async () => {
+    await api(server, 'POST', '/tasks', { id: 'ask-1', owner: 'bob', title: 'Deploy the site' });
+    await api(server, 'PATCH', '/tasks/ask-1', { progress: 90, stage: 'staged' });
+    await api(server, 'POST', '/tasks/ask-1/logs', { lines: ['built 42 files', 'staged on canary'] });
+    await api(server, 'POST', '/tasks/ask-1/approval', { prompt: 'Deploy to production?' });
+    const { page, errors } = await openDashboard(server.url);
+    await waitForRow(page, 'ask-1', { status: 'awaiting_approval' });
+    // Rows are buttons: reachable and opened with the keyboard.
+    await page.focus('li[data-id="ask-1"] button');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.approval .prompt:text("Deploy to production?")');
+    expect(await page.evaluate(() => window.location.hash)).toBe('#/tasks/ask-1');
+    await page.waitForSelector('.log:has-text("staged on canary")');
+    await page.fill('.approval textarea', 'go ahead');
+    await page.click('.approval button:text("Approve")');
+    await waitForRow(page, 'ask-1', { status: 'running' });
+    expect((await server.api('GET', '/tasks/ask-1')).body).toMatchObject({
+      status: 'running',
+      approval: { decision: 'approve', comment: 'go ahead', decidedBy: 'admin' },
+    });
+    await page.waitForSelector('.timeline li:has-text("approved by admin")');
+    await api(server, 'PATCH', '/tasks/ask-1', { status: 'succeeded' });
+    await waitForRow(page, 'ask-1', { status: 'succeeded' });
+    await page.waitForSelector('.detail .outcome.succeeded');
+    expect(await notReloaded(page)).toBe('still the same page');
+    expect(errors).toEqual([]);
+  });
+
+  it('signs in with a pasted user token: the user sees only their own tasks, live, and no admin views', async () => {
+    const { page, errors } = await openDashboard(server.url);
+    await page.click('button:text("Sign out")');
+    await page.waitForSelector('.sign-in [role="status"]:text("Signed out.")');
+    await page.fill('.sign-in textarea', await server.token({ sub: 'alice' }));
+    await page.click('.sign-in button[type="submit"]');
+    await waitForConnection(page, 'connected');
+    await waitForRow(page, 'live-1', { status: 'succeeded' });
+    expect(await page.locator('li[data-id="ask-1"]').count()).toBe(0);
+    expect(await page.locator('nav a').allTextContents()).toEqual(['Tasks']);
+    expect(await page.locator('.user .badge').count()).toBe(0);
+    await api(server, 'POST', '/tasks', { id: 'alice-2', owner: 'alice', title: 'Second report' });
+    await waitForRow(page, 'alice-2', { status: 'queued' }, 5_000);
+    expect(await notReloaded(page)).toBe('still the same page');
+    expect(errors).toEqual([]);
+  });
+
+  it('shows the task list at 390 px wide without horizontal scrolling', async () => {
+    const { page } = await openDashboard(server.url, 390, 844);
+    await waitForRow(page, 'live-1', {});
+    const widths = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      inner: window.innerWidth,
+      rows: Array.from(document.querySelectorAll('li.task-row'), (r) => r.getBoundingClientRect().right),
+    }));
+    expect(widths.inner).toBe(390);
+    expect(widths.scroll).toBeLessThanOrEqual(390);
+    expect(widths.rows.length).toBeGreaterThan(0);
+    for (const right of widths.rows) expect(right).toBeLessThanOrEqual(390);
+  });
+
+  it('saves a screenshot of the task list at 1280 px (docs/dashboard.png)', async () => {
+    const shot = await startTestServer({ dev: true, stallSweepMs: 200 });
+    try {
+      const put = (p: string, body: unknown): Promise<void> => api(shot, 'PATCH', p, body);
+      const create = (id: string, owner: string, title: string, extra: Record<string, unknown> = {}): Promise<void> =>
+        api(shot, 'POST', '/tasks', { id, owner, title, ...extra });
+      await create('import-customers', 'bob', 'Import customers-2026-11.csv');
+      await put('/tasks/import-customers', { progress: 41, stage: 'validate' });
+      await put('/tasks/import-customers', { status: 'failed', error: 'row 1,204: invalid email address' });
+      await create('resize-images', 'alice', 'Resize product images');
+      await put('/tasks/resize-images', { progress: 80, stage: 'thumbnails' });
+      await put('/tasks/resize-images', { status: 'succeeded', result: { images: 1840 } });
+      await create('transcode-8812', 'carol', 'Transcode video #8812', { stallTimeoutMs: 1000 });
+      await put('/tasks/transcode-8812', { progress: 23, stage: 'encode', message: '1080p pass 1 of 2' });
+      await create('train-ranker', 'dave', 'Train ranking model');
+      await create('deploy-web', 'carol', 'Deploy web-frontend v2.14');
+      await put('/tasks/deploy-web', { progress: 90, stage: 'canary', message: 'canary healthy for 10 min' });
+      await api(shot, 'POST', '/tasks/deploy-web/approval', { prompt: 'Promote v2.14 to production?' });
+      await create('nightly-backup', 'bob', 'Nightly backup');
+      await put('/tasks/nightly-backup', { progress: 38, stage: 'upload', message: '1.9 of 5.0 GB' });
+      await create('q3-roadmap', 'alice', 'Generate Q3 roadmap');
+      await put('/tasks/q3-roadmap', { progress: 64, stage: 'outline', message: '5 of 8 sections' });
+      const { page, errors } = await openDashboard(shot.url, 1280, 720);
+      await waitForRow(page, 'transcode-8812', { status: 'stalled' });
+      await waitForRow(page, 'q3-roadmap', { progress: '64' });
+      await page.click('li[data-id="deploy-web"] button');
+      await page.waitForSelector('.approval button:text("Approve")');
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.mouse.move(700, 40);
+      await page.screenshot({ path: SCREENSHOT });
+      expect(errors).toEqual([]);
+    } finally {
+      await shot.close();
+    }
+  });
+});
+
+describe('the dashboard across a server restart', () => {
+  let serve: ServeProcess | undefined;
+
+  it('shows the resync banner when the restarted server cannot replay the gap (memory engine)', async () => {
+    const port = await freePort();
+    let mem = await startTestServer({ dev: true, port });
+    try {
+      await api(mem, 'POST', '/tasks', { id: 'volatile', owner: 'frank', title: 'Kept in memory only' });
+      const { page, errors } = await openDashboard(mem.url);
+      await waitForRow(page, 'volatile', { status: 'queued' });
+      expect(await page.locator('[data-testid="resync-banner"]').count()).toBe(0);
+      await mem.close();
+      await waitForConnection(page, 'connecting');
+      mem = await startTestServer({ dev: true, port });
+      await waitForConnection(page, 'connected');
+      await page.waitForSelector('[data-testid="resync-banner"]:has-text("user:frank")', { timeout: 20_000 });
+      await page.click('[data-testid="resync-banner"] button:text("Dismiss")');
+      expect(await page.locator('[data-testid="resync-banner"]').count()).toBe(0);
+      expect(await notReloaded(page)).toBe('still the same page');
+      expect(errors).toEqual([]);
+    } finally {
+      await mem.close();
+    }
+  });
+
+  it('shows reconnecting while the server is down, then catches up without a reload', async () => {
+    const port = await freePort();
+    const secrets = ['--jwt-secret', 'e2e-secret-0123456789abcdef0123456789ab', '--api-key', 'e2e-api-key-0123456789'];
+    const args = ['--dev', '--engine', 'sqlite', '--db', path.join(tmp, 'tw.db'), '--port', String(port), ...secrets];
+    serve = await startServe(args);
+    const http = async (method: string, p: string, body?: unknown): Promise<void> => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1${p}`, {
+        method,
+        headers: { authorization: 'Bearer e2e-api-key-0123456789', 'content-type': 'application/json' },
+        body: JSON.stringify(body ?? {}),
+      });
+      expect(res.status, `${method} ${p}`).toBeLessThan(300);
+    };
+    await http('POST', '/tasks', { id: 'survivor', owner: 'erin', title: 'Long migration' });
+    await http('PATCH', '/tasks/survivor', { progress: 20, stage: 'copy' });
+    const { page, errors } = await openDashboard(serve.url);
+    await waitForRow(page, 'survivor', { progress: '20' });
+
+    serve.child.kill('SIGKILL');
+    await serve.exited;
+    await waitForConnection(page, 'connecting');
+    await page.waitForSelector('.conn-text:text("Reconnecting…")');
+    await page.waitForSelector('.conn-detail:text-matches("attempt")');
+
+    serve = await startServe(args);
+    await http('PATCH', '/tasks/survivor', { progress: 60, stage: 'verify' });
+    await waitForConnection(page, 'connected');
+    await waitForRow(page, 'survivor', { progress: '60' });
+    await http('PATCH', '/tasks/survivor', { status: 'succeeded' });
+    await waitForRow(page, 'survivor', { status: 'succeeded' });
+    expect(await notReloaded(page)).toBe('still the same page');
+    expect(errors).toEqual([]);
+  });
+});
