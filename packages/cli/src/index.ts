@@ -10,6 +10,7 @@ import { processIo, type Command, type Io } from './io.js';
 
 export type { Command, Io };
 export { UsageError, CommandError };
+export { startDemo, DEMO_ROOM, DEMO_OWNERS, type Demo, type DemoOptions, type DemoLogger } from './demo/index.js';
 
 export const COMMANDS: readonly Command[] = [serveCommand, tokenCommand, taskCommand, publishCommand, watchCommand];
 

@@ -61,8 +61,14 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
     },
     close() {
       closing ??= (async () => {
-        // Bounded: if in-flight requests outlive the shutdown budget, cut them.
-        const force = setTimeout(() => app.server.closeAllConnections(), ctx.config.shutdownTimeoutMs);
+        // Bounded: WebSockets get up to 80% of the shutdown budget (plugin.ts); at 90%
+        // every HTTP connection still open is cut, in-flight or never used (Node's close
+        // only drops idle keep-alive ones), so close() ends within the budget and the
+        // signal handler, whose limit is the whole budget, exits 0.
+        const force = setTimeout(
+          () => app.server.closeAllConnections(),
+          Math.floor(ctx.config.shutdownTimeoutMs * 0.9),
+        );
         force.unref();
         try {
           await app.close();

@@ -13,7 +13,7 @@ import {
   type ServerConfig,
 } from '@taskwire/server';
 import { parseCommandArgs } from '../args.js';
-import { startDemo, type Demo } from '../demo/index.js';
+import { DEMO_OWNERS, startDemo, type Demo } from '../demo/index.js';
 import { CommandError, UsageError } from '../errors.js';
 import type { Command, Io } from '../io.js';
 
@@ -73,7 +73,8 @@ export const serveCommand: Command = {
       );
     }
     let running: Demo | null = null;
-    if (demo) running = startDemo({ url: localUrl(url), apiKey: demo.apiKey, speed: demo.speed, logger: server.ctx.logger });
+    if (demo)
+      running = startDemo({ url: localUrl(url), apiKey: demo.apiKey, speed: demo.speed, logger: server.ctx.logger });
     // The demo stops first: its requests (an approval's long-poll) must not hold up the server's close.
     installSignalHandlers({
       ...server,
@@ -83,7 +84,8 @@ export const serveCommand: Command = {
       },
     });
     const wsUrl = `${url.replace(/^http/, 'ws')}/api/v1/ws`;
-    const where = config.engine === 'sqlite' ? ` at ${config.db}` : config.engine === 'redis' ? ` at ${redisTarget(config)}` : '';
+    const where =
+      config.engine === 'sqlite' ? ` at ${config.db}` : config.engine === 'redis' ? ` at ${redisTarget(config)}` : '';
     const lines = [`taskwire listening on ${url} (engine ${config.engine}${where}${config.dev ? ', dev mode' : ''})`];
     lines.push(
       `  HTTP:        ${url}   (API under /api/v1)`,
@@ -107,8 +109,8 @@ export const serveCommand: Command = {
     if (demo) {
       lines.push(
         '',
-        'Demo: simulated workers run tasks for alice, bob and carol (one waits for approval, one stalls).',
-        '  Watch them: npx taskwire watch user:alice   (with the export line above)',
+        `Demo: simulated workers run tasks for ${DEMO_OWNERS.join(', ')} (one waits for approval, one stalls).`,
+        `  Watch them: npx taskwire watch user:${DEMO_OWNERS[0] ?? 'alice'}   ${config.dev ? '(with the export line above)' : '(with TASKWIRE_URL, and TASKWIRE_TOKEN or TASKWIRE_JWT_SECRET)'}`,
       );
     }
     io.out(lines.join('\n'));
@@ -119,7 +121,9 @@ export const serveCommand: Command = {
 /** `--demo` needs the API key (generated in --dev); TASKWIRE_DEMO_SPEED speeds it up (tests). */
 function demoSettings(config: ServerConfig, io: Io): { apiKey: string; speed: number } {
   if (config.apiKey === null)
-    throw new UsageError('--demo needs --dev or an API key (--api-key or TASKWIRE_API_KEY): its workers use the HTTP API');
+    throw new UsageError(
+      '--demo needs --dev or an API key (--api-key or TASKWIRE_API_KEY): its workers use the HTTP API',
+    );
   const raw = io.env.TASKWIRE_DEMO_SPEED;
   const speed = raw === undefined || raw === '' ? 1 : Number(raw);
   if (!(Number.isFinite(speed) && speed > 0 && speed <= 1000))

@@ -79,7 +79,8 @@ export const watchCommand: Command & {
     if (user === undefined && !isValidId(target))
       throw new UsageError(`${JSON.stringify(target)} is not a task id (1-128 characters of [A-Za-z0-9_.-@])`);
     if (values['until-idle'] === true && user === undefined) throw new UsageError('--until-idle needs user:<id>');
-    if (values.logs === true && user !== undefined) throw new UsageError('--logs needs a task id (user channels carry no logs)');
+    if (values.logs === true && user !== undefined)
+      throw new UsageError('--logs needs a task id (user channels carry no logs)');
     const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
     const where = endpoints(str(values.url) ?? io.env.TASKWIRE_URL);
     const creds = credentials(
@@ -93,7 +94,13 @@ export const watchCommand: Command & {
     const renderer: Renderer = tty
       ? ttyRenderer(streams.stdout, { multi: user !== undefined })
       : plainRenderer((line) => io.out(line));
-    const session = new Session({ endpoints: where, credentials: creds, renderer, err: io.err, connectTimeoutMs });
+    const session = new Session({
+      endpoints: where,
+      credentials: creds,
+      renderer,
+      err: (text) => io.err(text),
+      connectTimeoutMs,
+    });
     return user !== undefined
       ? watchUser(session, user, { untilIdle: values['until-idle'] === true })
       : watchTask(session, target, { logs: values.logs === true });
