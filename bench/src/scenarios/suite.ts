@@ -1,0 +1,128 @@
+/** The default suite and the quick (smoke) suite: every scenario bounded in count and time. */
+import type { TargetName } from '../harness.js';
+import { broadcastScenario } from './broadcast.js';
+import { connectScenario, idleScenario } from './connections.js';
+import { recoveryScenario } from './recovery.js';
+import type { Scenario } from './types.js';
+
+const PEERS: TargetName[] = ['taskwire', 'ws', 'socketio', 'uws'];
+const ENGINES: TargetName[] = [
+  'taskwire',
+  'taskwire-sqlite',
+  'taskwire-redis',
+  'taskwire-redis-2n',
+  'socketio-redis-2n',
+  'ws',
+];
+
+interface Sizes {
+  fanout: [small: number, large: number];
+  /** Fixed offered rates (events/s) for the small and the large fan-out. */
+  fanoutRate: [number, number];
+  fanoutSeconds: number;
+  /** Events published at max rate for the small and the large fan-out. */
+  fanoutMaxEvents: [number, number];
+  channels: number;
+  channelsRate: number;
+  channelsEvents: number;
+  idle: number;
+  connect: number;
+  connectConcurrency: number;
+  storm: { clients: number; channels: number; missed: number; concurrency: number };
+  redisFanout: number;
+  redisEvents: number;
+}
+
+const FULL: Sizes = {
+  fanout: [1000, 5000],
+  // Both 30,000 deliveries/s offered: well under what the load generator takes on one core.
+  fanoutRate: [30, 6],
+  fanoutSeconds: 2.5,
+  fanoutMaxEvents: [150, 30],
+  channels: 5000,
+  channelsRate: 4000,
+  channelsEvents: 10_000,
+  idle: 10_000,
+  connect: 2000,
+  connectConcurrency: 50,
+  storm: { clients: 5000, channels: 50, missed: 100, concurrency: 500 },
+  redisFanout: 1000,
+  redisEvents: 150,
+};
+
+const QUICK: Sizes = {
+  fanout: [200, 500],
+  fanoutRate: [50, 20],
+  fanoutSeconds: 1,
+  fanoutMaxEvents: [50, 20],
+  channels: 300,
+  channelsRate: 1000,
+  channelsEvents: 900,
+  idle: 500,
+  connect: 200,
+  connectConcurrency: 20,
+  storm: { clients: 200, channels: 10, missed: 20, concurrency: 100 },
+  redisFanout: 200,
+  redisEvents: 50,
+};
+
+function fanout(n: number, rate: number, count: number, label: string, targets: TargetName[], id: string): Scenario {
+  const max = rate === 0;
+  return broadcastScenario({
+    id,
+    title: `Fan-out, ${n.toLocaleString('en')} subscribers, ${label}`,
+    what: max
+      ? `One channel, ${n.toLocaleString('en')} subscribers; the publisher in the server process sends ${count} events as fast as the server goes (one event, then a yield to I/O).`
+      : `One channel, ${n.toLocaleString('en')} subscribers; ${count} events offered at ${rate}/s (${(n * rate).toLocaleString('en')} deliveries/s) by the publisher in the server process.`,
+    targets,
+    clients: n,
+    channel: { kind: 'one', name: 'room:fanout' },
+    publishTo: ['room:fanout'],
+    fanout: n,
+    count,
+    rate,
+    burst: 1,
+    shape: 'raw',
+  });
+}
+
+function channels(s: Sizes, max: boolean): Scenario {
+  const ids = Array.from({ length: s.channels }, (_, i) => `bench-${i}`);
+  return broadcastScenario({
+    id: `channels-${s.channels}-${max ? 'max' : 'rate'}`,
+    title: `Many channels, ${s.channels.toLocaleString('en')} task channels, ${max ? 'max rate' : `${s.channelsRate.toLocaleString('en')} updates/s`}`,
+    what: `${s.channels.toLocaleString('en')} clients, each subscribed to its own \`task:\` channel; ${s.channelsEvents.toLocaleString('en')} progress updates round-robin over the tasks${max ? ', as fast as the server goes (100 per I/O turn)' : ` at ${s.channelsRate.toLocaleString('en')}/s`}. taskwire runs the real task path (\`tasks.update\`: get, reduce, compare-and-set commit, events on \`task:\` and \`user:\`); \`taskwire-publish\` publishes the same task-shaped snapshot the others broadcast with a plain \`engine.publish\` (Hub and transport cost without the task service).`,
+    targets: [...PEERS, 'taskwire-publish'],
+    clients: s.channels,
+    channel: { kind: 'each', prefix: 'task:bench-', modulo: s.channels },
+    publishTo: ids.map((id) => `task:${id}`),
+    fanout: 1,
+    count: s.channelsEvents,
+    rate: max ? 0 : s.channelsRate,
+    burst: 100,
+    shape: 'task',
+    tasks: ids,
+  });
+}
+
+export function suite(quick: boolean): Scenario[] {
+  const s = quick ? QUICK : FULL;
+  const [small, large] = s.fanout;
+  const [rSmall, rLarge] = s.fanoutRate;
+  const [mSmall, mLarge] = s.fanoutMaxEvents;
+  return [
+    fanout(small, rSmall, rSmall * s.fanoutSeconds, `${rSmall} events/s`, PEERS, `fanout-${small}-rate`),
+    fanout(small, 0, mSmall, 'max rate', PEERS, `fanout-${small}-max`),
+    fanout(large, rLarge, rLarge * s.fanoutSeconds, `${rLarge} events/s`, PEERS, `fanout-${large}-rate`),
+    fanout(large, 0, mLarge, 'max rate', PEERS, `fanout-${large}-max`),
+    channels(s, false),
+    channels(s, true),
+    idleScenario(PEERS, s.idle),
+    connectScenario(PEERS, s.connect, s.connectConcurrency),
+    recoveryScenario(s.storm.clients, s.storm.channels, s.storm.missed, s.storm.concurrency),
+    {
+      ...fanout(s.redisFanout, 0, s.redisEvents, 'max rate, by engine', ENGINES, `engines-fanout-${s.redisFanout}-max`),
+      what: `As fan-out at max rate, by engine: taskwire memory, SQLite, Redis (one node) and Redis with two nodes (subscribers split over both, the publisher on the first: every event crosses Redis), against Socket.IO with @socket.io/redis-adapter on two nodes. Server CPU and RSS sum every node; the CPU also includes redis-server.`,
+    },
+  ];
+}
