@@ -11,7 +11,7 @@
  * - An expired token → AuthError('expired') (WebSocket close 4001); anything else →
  *   AuthError('invalid') (close 4501). Messages never include the token.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { isValidPattern } from '@taskwire/protocol';
 import type { ServerConfig } from '../config-types.js';
@@ -26,17 +26,67 @@ const MAX_TOKEN_LENGTH = 16 * 1024;
 export function createJwtVerifier(config: JwtConfig): JwtVerifier {
   const alg = config.jwtAlgorithm;
   const key = verificationKey(config);
+  // HS256: import the secret once; given bytes, jose imports them on every verification.
+  let hmacKey: Promise<webcrypto.CryptoKey> | null = null;
+  const keyOf = (): Promise<webcrypto.CryptoKey> | KeyObject =>
+    key instanceof Uint8Array
+      ? (hmacKey ??= webcrypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']))
+      : key;
+  const verified = new VerifiedTokens(MAX_CACHED_TOKENS, config.clockLeewaySec);
   return async (token: string): Promise<Principal> => {
     if (typeof token !== 'string' || token.length === 0) throw new AuthError('missing', 'no token');
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('invalid', 'token too long');
+    const known = verified.get(token);
+    if (known) return known;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, key, { algorithms: [alg], clockTolerance: config.clockLeewaySec }));
+      ({ payload } = await jwtVerify(token, await keyOf(), {
+        algorithms: [alg],
+        clockTolerance: config.clockLeewaySec,
+      }));
     } catch (err) {
       throw toAuthError(err, alg);
     }
-    return principalFromClaims(payload);
+    const principal = principalFromClaims(payload);
+    // Typical tokens are well under 1 KB; the bound keeps the cache's memory small.
+    if (token.length <= MAX_CACHED_TOKEN_LENGTH) verified.set(token, principal);
+    return principal;
   };
+}
+
+/** Verified tokens kept for reconnects (a storm presents the same tokens again). */
+const MAX_CACHED_TOKENS = 10_000;
+const MAX_CACHED_TOKEN_LENGTH = 4096;
+
+/**
+ * Tokens that verified, with their Principal, until `exp` + leeway; bounded (the oldest
+ * goes first). Only successes are kept, so a bad token is always verified (and refused).
+ */
+class VerifiedTokens {
+  private readonly map = new Map<string, Principal>();
+
+  constructor(
+    private readonly max: number,
+    private readonly leewaySec: number,
+  ) {}
+
+  get(token: string): Principal | null {
+    const p = this.map.get(token);
+    if (!p) return null;
+    if (p.expiresAt !== null && p.expiresAt + this.leewaySec * 1000 <= Date.now()) {
+      this.map.delete(token);
+      return null;
+    }
+    return p;
+  }
+
+  set(token: string, p: Principal): void {
+    if (this.map.size >= this.max) {
+      const oldest = this.map.keys().next();
+      if (!oldest.done) this.map.delete(oldest.value);
+    }
+    this.map.set(token, p);
+  }
 }
 
 function verificationKey(config: JwtConfig): Uint8Array | KeyObject {

@@ -15,7 +15,9 @@
  * - The request URL may carry a credential: only a redacted URL is ever logged.
  */
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { ServerContext } from '../context.js';
 import { SECURITY, errorResponses } from '../http/openapi-schemas.js';
@@ -68,6 +70,59 @@ const UPGRADE_REQUIRED = {
   },
 } as const;
 
+/** A complete unmasked text frame (RFC 6455 §5.2): FIN + opcode 1, the payload length, the payload. */
+export function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + n);
+  out[0] = 0x81;
+  if (n < 126) out[1] = n;
+  else if (n < 65_536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(n), 2);
+  }
+  payload.copy(out, head);
+  return out;
+}
+
+/**
+ * The event being broadcast → its WebSocket frame. The Hub hands every subscriber the
+ * same Buffer for one event, one after the other, so one entry frames each event once
+ * (Socket.IO's broadcast does the same with `wsPreEncodedFrame`).
+ */
+class SharedFrame {
+  private payload: Buffer | null = null;
+  private frame: Buffer = Buffer.alloc(0);
+
+  of(payload: Buffer): Buffer {
+    if (payload !== this.payload) {
+      this.frame = textFrame(payload);
+      this.payload = payload;
+    }
+    return this.frame;
+  }
+}
+
+/**
+ * Let the upgrade's HTTP objects go once the WebSocket is open: the TCP socket keeps the
+ * ServerResponse @fastify/websocket made to route the upgrade (`_httpMessage`, holding the
+ * IncomingMessage), and the plugin's 'error' listener closes over the Fastify request and
+ * reply (~3 KB of heap per connection, docs/performance.md). The replacement listener does
+ * what the errorHandler given to the plugin (plugin.ts) does.
+ */
+function releaseHandshake(ws: WebSocket, raw: Socket, request: FastifyRequest, logger: Logger, id: string): void {
+  const held = raw as Socket & { _httpMessage?: { req?: unknown } | null };
+  if (held._httpMessage?.req === request.raw) held._httpMessage = null;
+  ws.removeAllListeners('error');
+  ws.on('error', (err) => {
+    logger.debug({ err, connection: id }, 'ws: socket error');
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.terminate();
+  });
+}
+
 export function registerWebSocket(
   app: FastifyInstance,
   ctx: ServerContext,
@@ -77,6 +132,7 @@ export function registerWebSocket(
   const registry = new Map<Connection, Peer>();
   const userConnections = new Map<string, number>();
   const timers = { active: 0 };
+  const shared = new SharedFrame();
   let slowConsumerCloses = 0;
   let phase: GatewayPhase = 'running';
   let heartbeat: NodeJS.Timeout | null = null;
@@ -146,8 +202,17 @@ export function registerWebSocket(
 
   function onConnection(ws: WebSocket, request: FastifyRequest): void {
     const id = `c_${randomBytes(12).toString('base64url')}`;
+    // The upgraded TCP socket ws writes to. With no extension negotiated (taskwire never enables
+    // permessage-deflate) ws's Sender writes synchronously, so an event frame written here stays in
+    // order with ws's own replies, pings and close frame, and ws.bufferedAmount still counts it.
+    const raw = request.raw.socket;
+    const direct = ws.extensions === '';
+    releaseHandshake(ws, raw, request, logger, id);
     const socket: WireSocket = {
-      send: (data) => ws.send(data, TEXT),
+      send: (data) => {
+        if (direct && typeof data !== 'string' && ws.readyState === ws.OPEN) raw.write(shared.of(data));
+        else ws.send(data, TEXT);
+      },
       close: (code, reason) => ws.close(code, reason),
       terminate: () => ws.terminate(),
       get bufferedAmount() {

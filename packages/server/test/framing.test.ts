@@ -1,0 +1,60 @@
+/**
+ * Events are framed once per event and written straight to each socket (ws/endpoint.ts):
+ * a real ws client must decode every payload-length encoding (7-bit, 16-bit, 64-bit),
+ * interleaved with ws's own replies, in order. And the verified-token cache never
+ * accepts a token past its expiry.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { textFrame } from '../src/ws/endpoint.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { TestClient } from './helpers/ws-client.js';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer({ clockLeewaySec: 0 });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('pre-framed event writes', () => {
+  it('encodes the three payload-length forms of RFC 6455', () => {
+    expect([...textFrame(Buffer.from('hi')).subarray(0, 2)]).toEqual([0x81, 2]);
+    const mid = textFrame(Buffer.alloc(300, 97));
+    expect([mid[0], mid[1], mid.readUInt16BE(2), mid.length]).toEqual([0x81, 126, 300, 304]);
+    const big = textFrame(Buffer.alloc(70_000, 97));
+    expect([big[0], big[1], Number(big.readBigUInt64BE(2)), big.length]).toEqual([0x81, 127, 70_000, 70_010]);
+  });
+
+  it('delivers small, medium and large events intact and in order, between replies', async () => {
+    const token = await t.token({ sub: 'framer', channels: ['room:frames'] });
+    const c = await TestClient.authed(t.wsUrl, token);
+    expect((await c.request({ op: 'subscribe', channel: 'room:frames' })).result).toBeDefined();
+    const sizes = [1, 100, 125, 126, 1000, 65_000, 3, 60_000];
+    for (const n of sizes) {
+      const res = await t.api('POST', '/channels/room:frames/publish', { data: { s: 'x'.repeat(n) } });
+      expect(res.status).toBe(200);
+      // A reply written by ws itself between pre-framed events keeps the stream in order.
+      expect((await c.request({ op: 'ping' })).result).toEqual({});
+    }
+    for (const [i, n] of sizes.entries()) {
+      const e = await c.next((f) => f.type === 'event', `event ${i}`);
+      expect(e.offset).toBe(i + 1);
+      expect((e.data as { s: string }).s.length).toBe(n);
+    }
+    c.close();
+  });
+});
+
+describe('verified-token cache', () => {
+  it('refuses a token that verified before once it has expired', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = await t.token({ sub: 'short', exp });
+    const first = await TestClient.authed(t.wsUrl, token);
+    first.close();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 200));
+    const again = await TestClient.connect(t.wsUrl);
+    again.send({ op: 'auth', token });
+    expect(await again.closeCodeWithin()).toBe(4001);
+  });
+});
