@@ -12,7 +12,7 @@
  */
 import { taskChannel, userChannel, type PublishResult, type ServerFrame, type WelcomeFrame } from '@taskwire/protocol';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { Connection, type OutFrame, type StateEvent } from './connection.js';
+import { Connection, type OutFrame, type RetryEvent, type StateEvent } from './connection.js';
 import { Listeners } from './emitter.js';
 import { watchEnvironment } from './environment.js';
 import type { TaskwireClientError } from './errors.js';
@@ -75,6 +75,8 @@ export interface ClientOptions {
 export interface ClientEvents {
   state: StateEvent;
   error: TaskwireClientError;
+  /** A reconnect was scheduled (for "next attempt in N s" indicators). */
+  retry: RetryEvent;
 }
 
 export class TaskwireClient {
@@ -84,6 +86,7 @@ export class TaskwireClient {
   readonly #events: { [K in keyof ClientEvents]: Listeners<ClientEvents[K]> } = {
     state: new Listeners(),
     error: new Listeners(),
+    retry: new Listeners(),
   };
   readonly #feedHistory: number;
   #detachEnvironment: (() => void) | undefined;
@@ -129,6 +132,7 @@ export class TaskwireClient {
         connected: (welcome) => this.#onConnected(welcome),
         frame: (frame) => this.#onFrame(frame),
         error: (err) => this.#events.error.emit(err),
+        retry: (e) => this.#events.retry.emit(e),
       },
     );
   }

@@ -1,7 +1,7 @@
 /** The connection driven through a fake transport with fake timers: nothing sleeps. */
 import type { ClientFrame, ServerFrame } from '@taskwire/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Connection, type StateEvent } from './connection.js';
+import { Connection, type RetryEvent, type StateEvent } from './connection.js';
 import type { TransportFactory, TransportHandlers } from './transport.js';
 
 class FakeTransport {
@@ -32,6 +32,7 @@ function jwt(exp: number): string {
 function setup(opts: { token?: string; getToken?: () => Promise<string> | string } = { token: 't' }) {
   const transports: FakeTransport[] = [];
   const states: StateEvent[] = [];
+  const retries: RetryEvent[] = [];
   const factory: TransportFactory = (_url, handlers) => {
     const t = new FakeTransport(handlers);
     transports.push(t);
@@ -47,14 +48,20 @@ function setup(opts: { token?: string; getToken?: () => Promise<string> | string
       connectTimeoutMs: 10_000,
       random: () => 1, // the top of every jitter range: delays are exact
     },
-    { state: (e) => states.push(e), connected: () => undefined, frame: () => undefined, error: () => undefined },
+    {
+      state: (e) => states.push(e),
+      connected: () => undefined,
+      frame: () => undefined,
+      error: () => undefined,
+      retry: (e) => retries.push(e),
+    },
   );
   const last = (): FakeTransport => {
     const t = transports.at(-1);
     if (!t) throw new Error('no transport');
     return t;
   };
-  return { conn, transports, states, last };
+  return { conn, transports, states, retries, last };
 }
 
 beforeEach(() => {
@@ -86,6 +93,17 @@ describe('Connection', () => {
     expect(transports).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1);
     expect(transports).toHaveLength(3);
+  });
+
+  it('publishes each scheduled retry: the drawn delay and when the attempt starts', async () => {
+    const { conn, transports, retries, last } = setup();
+    conn.connect();
+    last().handlers.onClose(1006, '');
+    expect(retries).toEqual([{ attempt: expect.any(Number) as number, delayMs: 1000, at: Date.now() + 1000 }]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(transports).toHaveLength(2);
+    last().handlers.onClose(1006, '');
+    expect(retries[1]?.delayMs).toBe(2000);
   });
 
   it('resets the backoff after 10 s connected', async () => {

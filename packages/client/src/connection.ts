@@ -46,6 +46,16 @@ export interface ConnectionHooks {
   /** `event` and `unsubscribed` frames. */
   frame(frame: ServerFrame): void;
   error(error: TaskwireClientError): void;
+  /** A reconnect was scheduled: the drawn delay, and when the attempt will start. */
+  retry?(event: RetryEvent): void;
+}
+
+export interface RetryEvent {
+  /** Consecutive failed attempts so far. */
+  attempt: number;
+  delayMs: number;
+  /** When the next attempt starts, ms since the Unix epoch. */
+  at: number;
 }
 
 export interface TransportSlot {
@@ -208,6 +218,7 @@ export class Connection {
         const delay = backoffDelay(effect.attempt, effect.long, this.opts.backoff, this.opts.random);
         clearTimeout(this.#retryTimer);
         this.#retryTimer = setTimeout(() => this.#feed({ type: 'timer' }), delay);
+        this.hooks.retry?.({ attempt: effect.attempt, delayMs: delay, at: Date.now() + delay });
         return;
       }
       case 'cancel-retry':

@@ -2,7 +2,7 @@
 export { createClient, TaskwireClient, type ClientOptions, type ClientEvents, type TransportExtras } from './client.js';
 export { TaskHandle, ChannelHandle, TasksHandle, type TasksNotice } from './handles.js';
 export type { ChannelNotice, SubscriptionState } from './subscription.js';
-export type { StateEvent } from './connection.js';
+export type { RetryEvent, StateEvent } from './connection.js';
 export { LocalCode, type ConnectionState } from './machine.js';
 export { TaskwireClientError, type ClientErrorCode } from './errors.js';
 export type { BackoffOptions } from './backoff.js';

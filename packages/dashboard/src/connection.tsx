@@ -1,6 +1,6 @@
 /**
  * The connection indicator: connected; reconnecting, with the attempt under way or
- * the latest time the next one starts; unauthorized (sign in again); closed.
+ * the time the next one starts; unauthorized (sign in again); closed.
  */
 import { useSyncExternalStore, type ReactElement } from 'react';
 import { useConnectionState, useTaskwireClient } from '@taskwire/react';
@@ -26,7 +26,10 @@ export function ConnectionIndicator(props: { signOut: () => void }): ReactElemen
       const by = attempts.nextAttemptBy();
       text = tracked.failures === 0 ? 'Connecting…' : 'Reconnecting…';
       if (tracked.opening) detail = tracked.failures > 0 ? `attempt ${tracked.failures + 1} under way` : '';
-      else if (by !== null) detail = `next attempt within ${Math.max(0, Math.ceil((by - now) / 1000))} s`;
+      else if (by !== null) {
+        const seconds = Math.max(0, Math.ceil((by - now) / 1000));
+        detail = tracked.retryAt !== null ? `next attempt in ${seconds} s` : `next attempt within ${seconds} s`;
+      }
       if (tracked.failures > 0) detail += why;
       break;
     }

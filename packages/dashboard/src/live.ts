@@ -1,9 +1,9 @@
 /**
  * The dashboard's client: one connection for the page, with a WebSocket wrapper
- * that records when each attempt starts and ends, so the connection indicator can
- * say when the next attempt comes. The client draws each delay uniformly from
- * [minMs, min(maxMs, minMs × 2^attempt)] (full jitter, docs/client.md) and does not
- * publish the draw, so the indicator shows the window's end: "next attempt within".
+ * that records when each attempt starts and ends, and the client's `retry` event
+ * giving the exact time of the next attempt, so the connection indicator can say
+ * "next attempt in N s". Before the first `retry` event of a wait, it falls back to
+ * the end of the backoff window ([minMs, min(maxMs, minMs × 2^attempt)], full jitter).
  */
 import { createClient, type TaskwireClient } from '@taskwire/client';
 import type { Session } from './session.js';
@@ -22,22 +22,32 @@ export interface AttemptState {
   closeCode: number | null;
   /** The code and reason of the client's last state change that had one (a close, a local code). */
   lastChange: { code: number; reason: string } | null;
+  /** When the client said the next attempt starts (its `retry` event), or null. */
+  retryAt: number | null;
 }
 
 export interface AttemptTracker {
   /** Store functions (useSyncExternalStore): safe to pass around unbound. */
   get: () => AttemptState;
   subscribe: (listener: () => void) => () => void;
-  /** The latest time the next attempt can start, or null when none is due. */
+  /** When the next attempt starts (exact once the client said so), or null when none is due. */
   nextAttemptBy(): number | null;
   noteChange(code: number, reason: string): void;
+  noteRetry(at: number): void;
 }
 
 /** The client resets its attempt counter once a connection has stayed up this long. */
 const STABLE_AFTER_MS = 10_000;
 
 export function createAttemptTracker(): AttemptTracker & { WebSocket: typeof WebSocket } {
-  let state: AttemptState = { failures: 0, opening: false, closedAt: null, closeCode: null, lastChange: null };
+  let state: AttemptState = {
+    failures: 0,
+    opening: false,
+    closedAt: null,
+    closeCode: null,
+    lastChange: null,
+    retryAt: null,
+  };
   const listeners = new Set<() => void>();
   const set = (patch: Partial<AttemptState>): void => {
     state = { ...state, ...patch };
@@ -46,7 +56,7 @@ export function createAttemptTracker(): AttemptTracker & { WebSocket: typeof Web
   class TrackedWebSocket extends WebSocket {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols);
-      set({ opening: true });
+      set({ opening: true, retryAt: null });
       let openedAt = 0;
       this.addEventListener('open', () => (openedAt = Date.now()));
       this.addEventListener('close', (ev) => {
@@ -65,11 +75,13 @@ export function createAttemptTracker(): AttemptTracker & { WebSocket: typeof Web
     },
     nextAttemptBy() {
       if (state.opening || state.closedAt === null) return null;
+      if (state.retryAt !== null) return state.retryAt;
       const floor = LONG_CODES.has(state.closeCode ?? 0) ? BACKOFF.longMinMs : BACKOFF.minMs;
       const ceiling = Math.max(floor, Math.min(BACKOFF.maxMs, floor * 2 ** Math.min(state.failures, 30)));
       return state.closedAt + ceiling;
     },
     noteChange: (code, reason) => set({ lastChange: { code, reason } }),
+    noteRetry: (at) => set({ retryAt: at }),
   };
 }
 
@@ -95,5 +107,6 @@ export function createLive(wsUrl: string, session: Session, renew: () => Promise
   client.on('state', (e) => {
     if (e.code !== 0) attempts.noteChange(e.code, e.reason);
   });
+  client.on('retry', (e) => attempts.noteRetry(e.at));
   return { client, attempts };
 }

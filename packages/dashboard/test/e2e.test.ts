@@ -227,7 +227,7 @@ describe('the dashboard across a server restart', () => {
     await serve.exited;
     await waitForConnection(page, 'connecting');
     await page.waitForSelector('.conn-text:text("Reconnecting…")');
-    await page.waitForSelector('.conn-detail:text-matches("attempt")');
+    await page.waitForSelector('.conn-detail:text-matches("next attempt in [0-9]+ s|attempt [0-9]+ under way")');
 
     serve = await startServe(args);
     await http('PATCH', '/tasks/survivor', { progress: 60, stage: 'verify' });
