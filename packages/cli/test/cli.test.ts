@@ -170,6 +170,7 @@ describe('taskwire serve --dev, then task and publish against it', () => {
     server = startCli(['serve', '--dev', '--port', '0', '--log-level', 'warn', '--db', db]);
     banner = await waitForOutput(server, /Admin token: \S+/);
     env = { TASKWIRE_URL: grab('HTTP'), TASKWIRE_API_KEY: grab('API key') };
+    expect(grab('Dashboard')).toBe(`${grab('HTTP')}/`);
   });
   afterAll(async () => {
     if (server.exitCode === null) server.kill('SIGKILL');

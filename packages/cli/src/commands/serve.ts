@@ -92,6 +92,7 @@ export const serveCommand: Command = {
       `  WebSocket:   ${wsUrl}`,
       `  Health:      ${url}/healthz`,
     );
+    if (config.dev) lines.push(`  Dashboard:   ${url}/   (signs in with a dev token on this machine)`);
     if (config.dev) {
       const token =
         config.jwtAlgorithm === 'HS256' ? await signDevToken(config, { sub: 'admin', admin: true, ttl: 3600 }) : null;
