@@ -7,6 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, StoredEvent } from '@taskwire/server';
+import { makeTask } from '@taskwire/server/testing';
 import type { Task } from '@taskwire/protocol';
 import { createRedisEngine } from '../src/index.js';
 import { freePort, startRedis, stopAllRedis, type RedisServer } from './helpers/redis.js';
@@ -31,25 +32,7 @@ function engine(prefix = 'eng'): Engine {
 
 function task(id: string, owner = 'alice'): Task {
   const at = new Date().toISOString();
-  return {
-    id,
-    owner,
-    title: null,
-    status: 'running',
-    progress: null,
-    stage: null,
-    message: null,
-    result: null,
-    error: null,
-    approval: null,
-    meta: {},
-    stallTimeoutMs: 60_000,
-    createdAt: at,
-    updatedAt: at,
-    startedAt: at,
-    finishedAt: null,
-    version: 1,
-  };
+  return makeTask({ id, owner, status: 'running', createdAt: at, updatedAt: at, startedAt: at });
 }
 
 beforeAll(async () => {

@@ -1,2 +1,4 @@
 /** Test helpers for engines in other packages (`@taskwire/server/testing`). */
 export { runEngineConformance, type EngineConformanceOptions } from './engine/conformance.js';
+/** A complete Task snapshot with defaults, for engine tests (override any field). */
+export { makeTask } from './engine/conformance-helpers.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Task } from '@taskwire/protocol';
 import { runEngineConformance } from '../testing.js';
+import { makeTask } from './conformance-helpers.js';
 import { createMemoryEngine } from './memory.js';
 
 const listenerErrors: unknown[] = [];
@@ -123,25 +124,5 @@ describe('memory engine: delivery', () => {
   });
 });
 
-function makeRunning(id: string): Task {
-  const at = new Date(0).toISOString();
-  return {
-    id,
-    owner: 'alice',
-    title: null,
-    status: 'running',
-    progress: null,
-    stage: null,
-    message: null,
-    result: null,
-    error: null,
-    approval: null,
-    meta: {},
-    stallTimeoutMs: 1000,
-    createdAt: at,
-    updatedAt: at,
-    startedAt: at,
-    finishedAt: null,
-    version: 1,
-  };
-}
+const makeRunning = (id: string): Task =>
+  makeTask({ id, status: 'running', stallTimeoutMs: 1000, startedAt: '2026-11-22T10:00:00.000Z' });

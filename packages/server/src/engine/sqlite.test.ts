@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Task } from '@taskwire/protocol';
 import { runEngineConformance } from '../testing.js';
-import { waitFor } from './conformance-helpers.js';
+import { makeTask, waitFor } from './conformance-helpers.js';
 import { openDatabase, pragmaReader } from './sqlite-native.js';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from './sqlite-schema.js';
 import { createSqliteEngine, type SqliteEngine, type SqliteEngineOptions } from './sqlite.js';
@@ -43,29 +43,9 @@ async function open(opts: Partial<SqliteEngineOptions> & { path: string }): Prom
   return e;
 }
 
-function running(id: string, overrides: Partial<Task> = {}): Task {
-  const at = new Date(Date.UTC(2026, 10, 22, 10, 0)).toISOString();
-  return {
-    id,
-    owner: 'alice',
-    title: null,
-    status: 'running',
-    progress: null,
-    stage: null,
-    message: null,
-    result: null,
-    error: null,
-    approval: null,
-    meta: {},
-    stallTimeoutMs: 1000,
-    createdAt: at,
-    updatedAt: at,
-    startedAt: at,
-    finishedAt: null,
-    version: 1,
-    ...overrides,
-  };
-}
+/** A running task (stall timeout 1 s) as the engine tests store it. */
+const running = (id: string, overrides: Partial<Task> = {}): Task =>
+  makeTask({ id, status: 'running', stallTimeoutMs: 1000, startedAt: '2026-11-22T10:00:00.000Z', ...overrides });
 
 describe('sqlite engine: restart on the same file', () => {
   it('keeps tasks, versions, epochs, offsets, keys and stall deadlines across close and reopen', async () => {
