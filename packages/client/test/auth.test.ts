@@ -34,7 +34,11 @@ async function through(
 describe('refused tokens', () => {
   it('an invalid token: one attempt, state unauthorized, no reconnect', async () => {
     const { s, p, url } = await through();
-    const forged = (await s.token({ sub: 'alice' })).replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    // Flip the signature's FIRST character: all its 6 bits are signature bits. (The last
+    // character of a 43-character HS256 signature carries 2 padding bits, so swapping
+    // A↔B there can decode to the same signature and leave the token valid.)
+    const [head, body, sig] = (await s.token({ sub: 'alice' })).split('.') as [string, string, string];
+    const forged = `${head}.${body}.${sig.startsWith('A') ? 'Q' : 'A'}${sig.slice(1)}`;
     const getTokenCalls: number[] = [];
     const client = createClient({ url, token: forged, getToken: () => (getTokenCalls.push(1), forged), backoff: FAST });
     clients.push(client);
