@@ -3,7 +3,7 @@
  * 0.2-2 s while 2,000 task updates are published. Every client must end with every
  * event exactly once, in order, and the final snapshot equal to the server's.
  *
- * Duration: TASKWIRE_CHAOS_MS (default 20 s; the issue's full run is 60000).
+ * Duration: TASKWIRE_CHAOS_MS (default 60 s, as issue 5 asks; set it lower for a quick local run).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Task } from '@taskwire/protocol';
@@ -14,7 +14,7 @@ import { Recorder } from './helpers/recorder.js';
 import { restartable, type Restartable } from './helpers/server.js';
 import { sleep, waitFor } from './helpers/wait.js';
 
-const DURATION_MS = Number(process.env.TASKWIRE_CHAOS_MS ?? 20_000);
+const DURATION_MS = Number(process.env.TASKWIRE_CHAOS_MS ?? 60_000);
 const CLIENTS = 20;
 const UPDATES = 2_000;
 
