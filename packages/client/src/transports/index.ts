@@ -15,7 +15,7 @@ import { httpBase, type FetchLike } from './http.js';
 import { longPollTransport } from './longpoll.js';
 import { sseTransport, type EventSourceConstructor } from './sse.js';
 
-/** Does plain HTTP reach the server? `GET /healthz`: any answer below 500 within 5 s (a proxy's 502: no). */
+/** Does plain HTTP reach the server? `GET /healthz`: every answer below 500 within 5 s counts (a proxy's 502: no). */
 async function probe(fetchImpl: FetchLike, url: string): Promise<boolean> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), 5_000);

@@ -234,7 +234,7 @@ export class MemoryEngine implements Engine {
    * Bounded background work on every write: trim a few channels by age, and forget
    * channels that retain nothing, have no listener and were idle for a whole TTL, so
    * the channel map cannot grow for ever. A forgotten channel comes back with a new
-   * epoch, which clients handle as any epoch change (recovered: false).
+   * epoch, which clients handle like every other epoch change (recovered: false).
    */
   private maintain(now: number): void {
     this.publishKeys.prune(now);

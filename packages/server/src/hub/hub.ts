@@ -25,6 +25,7 @@ import {
 import type { Logger } from 'pino';
 import type { Engine, StoredEvent, Unsubscribe } from '../engine/types.js';
 import { RateCounter } from './rates.js';
+import { readEvents } from './read-events.js';
 import type { Hub, HubStats, HubSubscribeOptions, Subscriber } from './types.js';
 
 export interface HubOptions {
@@ -80,7 +81,7 @@ const NO_FRAMES: Buffer[] = [];
 const NO_OFFSETS: number[] = [];
 
 export function createHub(engine: Engine, opts: HubOptions): Hub {
-  const { logger, recoveryLimit, historySize, onFirstWrite } = opts;
+  const { logger, historySize, onFirstWrite } = opts;
   const channels = new Map<string, Channel>();
   const bySubscriber = new Map<Subscriber, Set<Channel>>();
   const releasing = new Set<Promise<void>>();
@@ -285,35 +286,6 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
     }
   }
 
-  function toFrame(e: StoredEvent): EventFrame {
-    return { type: 'event', channel: e.channel, epoch: e.epoch, offset: e.offset, time: e.time, data: e.data };
-  }
-
-  /** Events for the reply, all relative to `at` (the subscriber's registration position). */
-  async function readEvents(
-    name: string,
-    at: Position,
-    o: HubSubscribeOptions,
-  ): Promise<{ recovered?: boolean; events: EventFrame[] }> {
-    if (o.since) {
-      const { since } = o;
-      const missed = at.offset - since.offset;
-      if (since.epoch !== at.epoch || missed < 0 || missed > recoveryLimit) return { recovered: false, events: [] };
-      if (missed === 0) return { recovered: true, events: [] };
-      const h = await engine.history(name, { since, limit: missed });
-      const ok =
-        h.recovered && h.epoch === at.epoch && h.events.length === missed && h.events[0]?.offset === since.offset + 1;
-      return ok ? { recovered: true, events: h.events.map(toFrame) } : { recovered: false, events: [] };
-    }
-    const n = Math.min(o.history ?? 0, historySize, at.offset);
-    if (n <= 0) return { events: [] };
-    const h = await engine.history(name, { since: { epoch: at.epoch, offset: at.offset - n }, limit: n });
-    if (h.recovered && h.epoch === at.epoch) return { events: h.events.map(toFrame) };
-    // Part of it was trimmed: the latest retained ones up to `at`.
-    const latest = await engine.history(name, { limit: n });
-    return { events: latest.events.filter((e) => e.epoch === at.epoch && e.offset <= at.offset).map(toFrame) };
-  }
-
   function cancelled(): TaskwireError {
     return new TaskwireError('unavailable', 'the subscription ended while it was being set up; subscribe again');
   }
@@ -343,7 +315,7 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
       let read: [{ recovered?: boolean; events: EventFrame[] }, Task | null | undefined];
       try {
         read = await Promise.all([
-          readEvents(channel, at, o),
+          readEvents(engine, opts, channel, at, o),
           parsed?.kind === 'task' ? engine.getTask(parsed.id) : Promise.resolve(undefined),
         ]);
       } catch (err) {
