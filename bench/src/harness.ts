@@ -13,7 +13,7 @@ import { mergeHistograms } from './histogram.js';
 import type { Dialect } from './client/session.js';
 import type { OpenArgs, OpenStats, RecoverStats, WorkerStats } from './client/worker.js';
 import type { PublishArgs, PublishResult, TargetOptions } from './targets/common.js';
-import { cpuMicrosOf, memory } from './procfs.js';
+import { cpuMicrosOf, cpuTimeOf, memory, type CpuTime } from './procfs.js';
 
 export type TargetName =
   | 'taskwire'
@@ -190,7 +190,8 @@ export class Deployment {
           name: `${spec.name} node ${n}`,
           args: [JSON.stringify(options)],
           execPath: spec.kind === 'uws' ? env.uws?.execPath : undefined,
-          execArgv: ['--expose-gc'],
+          // BENCH_SERVER_FLAGS: extra Node flags for the server processes (diagnosis: --trace-gc, say).
+          execArgv: ['--expose-gc', ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [])],
           cpuList: cpus?.server,
         }),
       );
@@ -211,6 +212,11 @@ export class Deployment {
 
   cpuMicros(): number {
     return cpuMicrosOf(this.serverPids);
+  }
+
+  /** Server CPU split into user space (the server's own code, V8, GC) and kernel (mostly loopback TCP). */
+  cpuTime(): CpuTime {
+    return cpuTimeOf(this.serverPids);
   }
 
   /** Peak RSS summed over the node processes (Redis not included), bytes. */

@@ -15,14 +15,28 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** utime + stime of a process (all its threads), in microseconds. */
-export function cpuMicros(pid: number): number {
+/** CPU time of a process (all its threads), in microseconds: in user space, and in the kernel on its behalf. */
+export interface CpuTime {
+  user: number;
+  system: number;
+  /** Minor page faults (first touches of memory: the kernel zeroes and maps a page). */
+  faults: number;
+}
+
+export function cpuTime(pid: number): CpuTime {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces: fields after it start past the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After the name: state is index 0, so utime (field 14) is index 11 and stime index 12.
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1e6) / clockTicks();
+  const us = 1e6 / clockTicks();
+  // minflt (field 10) is index 7.
+  return { user: Number(fields[11]) * us, system: Number(fields[12]) * us, faults: Number(fields[7]) };
+}
+
+/** utime + stime of a process (all its threads), in microseconds. */
+export function cpuMicros(pid: number): number {
+  const t = cpuTime(pid);
+  return t.user + t.system;
 }
 
 /** Current and peak resident set size, bytes (VmRSS, VmHWM). */
@@ -39,5 +53,16 @@ export function memory(pid: number): { rss: number; peakRss: number } {
 export function cpuMicrosOf(pids: readonly number[]): number {
   let sum = 0;
   for (const pid of pids) sum += cpuMicros(pid);
+  return sum;
+}
+
+export function cpuTimeOf(pids: readonly number[]): CpuTime {
+  const sum = { user: 0, system: 0, faults: 0 };
+  for (const pid of pids) {
+    const t = cpuTime(pid);
+    sum.user += t.user;
+    sum.system += t.system;
+    sum.faults += t.faults;
+  }
   return sum;
 }

@@ -64,9 +64,11 @@ export async function runPublisher(a: PublishArgs, sink: EventSink): Promise<Pub
         ? Math.min(a.count, Math.floor(((now() - start) * a.rate) / 1000) + 1)
         : Math.min(a.count, i + a.burst);
     const pending: Promise<unknown>[] = [];
+    // Every event of a burst is offered now: its latency counts the server's work on the events before it
+    // in the burst, whether the target sends synchronously (ws) or through promises (taskwire's task path).
+    const t = now();
     for (; i < due; i++) {
       const channel = a.channels[i % n] as string;
-      const t = now();
       try {
         const r =
           a.shape === 'raw'

@@ -275,11 +275,11 @@ export class RedisEngine implements Engine {
       member: req.expectedVersion === 0 ? listMember(task.createdAt, task.id) : '',
       stallAt: req.stallAt,
       mirror: req.events.flatMap((e, index) =>
-        e.channel === own ? [] : [{ index, channel: e.channel, data: json(e.data) }],
+        e.channel === own ? [] : [{ index, channel: e.channel, data: e.json ?? json(e.data) }],
       ),
     };
     const raw = JSON.stringify(job);
-    const local = req.events.filter((e) => e.channel === own).map((e) => json(e.data));
+    const local = req.events.filter((e) => e.channel === own).map((e) => e.json ?? json(e.data));
     const reply = (await scripts().commit.run(
       this.conn.client,
       [this.keys.task(task.id), this.keys.pending(task.id), ck.meta, ck.stream],

@@ -1,7 +1,15 @@
 import { TaskwireError } from './errors.js';
 import { isValidId } from './channels.js';
-import { DEFAULT_STALL_TIMEOUT_MS, LIMITS, jsonByteLength } from './limits.js';
-import { isTerminalStatus, type Decision, type JsonValue, type Task, type TaskError, type TaskStatus } from './task.js';
+import { DEFAULT_STALL_TIMEOUT_MS, LIMITS, utf8Length } from './limits.js';
+import {
+  freezeDeep,
+  isTerminalStatus,
+  type Decision,
+  type JsonValue,
+  type Task,
+  type TaskError,
+  type TaskStatus,
+} from './task.js';
 
 /** Every way a task can change. reduce() is the only place their semantics live. */
 export type TaskChange =
@@ -50,7 +58,9 @@ const conflict = (message: string): TaskwireError => new TaskwireError('conflict
 /**
  * Apply a change to a task. Pure: `now` is passed in.
  *
- * Returns the new snapshot (version + 1, updatedAt = now), or `null` when the
+ * Returns the new snapshot (version + 1, updatedAt = now), frozen (see freezeDeep),
+ * sharing no object with `change` (JSON values given in it are copied) and unchanged
+ * parts with `task`; or `null` when the
  * change leaves the snapshot as it is (a heartbeat on a running task, log
  * activity on a task that is not stalled). Throws `TaskwireError`:
  * `bad_request` for invalid fields, `conflict` for an illegal transition
@@ -60,7 +70,7 @@ export function reduce(task: Task | null, change: TaskChange, now: number): Task
   const at = new Date(now).toISOString();
   if (change.type === 'create') {
     if (task) throw conflict(`task ${task.id} already exists`);
-    return create(change, at);
+    return freezeDeep(create(change, at));
   }
   if (!task) throw new TaskwireError('not_found', 'task not found');
   const next = apply(task, change, at);
@@ -69,15 +79,14 @@ export function reduce(task: Task | null, change: TaskChange, now: number): Task
   next.updatedAt = at;
   if (next.status === 'running' && task.status !== 'running' && next.startedAt === null) next.startedAt = at;
   if (isTerminalStatus(next.status)) next.finishedAt = at;
-  return next;
+  return freezeDeep(next);
 }
 
 function create(change: Extract<TaskChange, { type: 'create' }>, at: string): Task {
   if (!isValidId(change.id)) throw bad('id must be 1-128 characters of [A-Za-z0-9_.-@]');
   if (!isValidId(change.owner)) throw bad('owner must be 1-128 characters of [A-Za-z0-9_.-@]');
   const title = optionalText(change.title, 'title', LIMITS.titleChars);
-  const meta = change.meta ?? {};
-  checkObject(meta, 'meta');
+  const meta = change.meta === undefined ? {} : jsonObjectCopy(change.meta, 'meta');
   const stallTimeoutMs = change.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   if (!Number.isInteger(stallTimeoutMs) || stallTimeoutMs < 0 || stallTimeoutMs > LIMITS.maxStallTimeoutMs) {
     throw bad(`stallTimeoutMs must be an integer from 0 to ${LIMITS.maxStallTimeoutMs}`);
@@ -156,8 +165,7 @@ function update(task: Task, change: Extract<TaskChange, { type: 'update' }>): Ta
     changed ||= next.message !== task.message;
   }
   if (change.result !== undefined) {
-    checkJson(change.result, 'result');
-    next.result = change.result;
+    next.result = jsonCopy(change.result, 'result');
     changed = true;
   }
   if (change.error !== undefined) {
@@ -165,13 +173,12 @@ function update(task: Task, change: Extract<TaskChange, { type: 'update' }>): Ta
     changed = true;
   }
   if (change.meta !== undefined) {
-    checkObject(change.meta, 'meta');
     const meta: Record<string, JsonValue> = { ...task.meta };
-    for (const [k, v] of Object.entries(change.meta)) {
+    for (const [k, v] of Object.entries(jsonObjectCopy(change.meta, 'meta'))) {
       if (v === null) delete meta[k];
       else meta[k] = v;
     }
-    checkJson(meta, 'meta');
+    if (overLimit(JSON.stringify(meta))) throw tooLarge('meta');
     next.meta = meta;
     changed = true;
   }
@@ -255,11 +262,21 @@ function normalizeError(value: TaskError | string | null): TaskError | null {
   return value.code === undefined ? { message: value.message } : { message: value.message, code: value.code };
 }
 
-function checkObject(value: unknown, field: string): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(`${field} must be an object`);
-  checkJson(value, field);
+const tooLarge = (field: string): TaskwireError => bad(`${field} must be at most ${LIMITS.jsonBytes} bytes of JSON`);
+
+/** JSON text over the size limit (a UTF-16 unit is at most 3 UTF-8 bytes: short texts are not counted). */
+function overLimit(text: string): boolean {
+  return text.length * 3 > LIMITS.jsonBytes && utf8Length(text) > LIMITS.jsonBytes;
 }
 
-function checkJson(value: unknown, field: string): void {
-  if (jsonByteLength(value) > LIMITS.jsonBytes) throw bad(`${field} must be at most ${LIMITS.jsonBytes} bytes of JSON`);
+/** A copy of a JSON value from a change, within the size limit: a snapshot never aliases the caller's objects. */
+function jsonCopy<T>(value: T, field: string): T {
+  const text = JSON.stringify(value) ?? 'null';
+  if (overLimit(text)) throw tooLarge(field);
+  return typeof value === 'object' && value !== null ? (JSON.parse(text) as T) : value;
+}
+
+function jsonObjectCopy<T>(value: T, field: string): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(`${field} must be an object`);
+  return jsonCopy(value, field);
 }

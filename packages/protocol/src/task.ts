@@ -71,3 +71,20 @@ export function isTaskEventData(data: unknown): data is TaskEventData {
   const kind = (data as { kind?: unknown }).kind;
   return kind === 'task.created' || kind === 'task.updated' || kind === 'task.log';
 }
+
+/**
+ * Freeze a JSON value and everything in it, in place; already-frozen parts are
+ * skipped, so freezing a snapshot that shares frozen parts with its predecessor
+ * only walks what is new. Task snapshots are immutable values: reduce() returns
+ * them frozen, and engines may hand the same object to every reader.
+ */
+export function freezeDeep<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) freezeDeep(item);
+  } else {
+    for (const key in value) freezeDeep((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}

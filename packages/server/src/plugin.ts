@@ -27,8 +27,6 @@
 import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import websocket from '@fastify/websocket';
-import type { WebSocket } from 'ws';
 import type { ServerContext } from './context.js';
 import { registerDashboard, type DashboardOptions } from './http/dashboard.js';
 import { registerDocs } from './http/docs.js';
@@ -140,7 +138,7 @@ async function taskwire(app: FastifyInstance, opts: TaskwirePluginOptions): Prom
     stats,
   } satisfies TaskwireHandle);
 
-  // Registered before @fastify/websocket's own preClose, so clients get 1012 (restart), not a bare close.
+  // Every WebSocket gets 1012 (restart) and a moment to close before the server stops.
   app.addHook('preClose', async () => {
     sse.closeAll();
     polls.closeAll();
@@ -156,18 +154,10 @@ async function taskwire(app: FastifyInstance, opts: TaskwirePluginOptions): Prom
   countHttpRequests(app, ctx.metrics);
 
   await app.register(
-    async (scope) => {
+    (scope, _opts, done) => {
       prepareScope(scope);
-      await scope.register(websocket, {
-        options: { maxPayload: ctx.config.maxFrameBytes },
-        // ws protocol errors (an oversized or malformed frame) are the client's fault: debug, not error.
-        errorHandler(error, socket: WebSocket, request) {
-          request.log.debug({ err: error }, 'ws: socket error');
-          // A protocol error already started the close handshake (e.g. 1009): let it finish.
-          if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.terminate();
-        },
-      });
       gateway = registerWebSocket(scope, ctx);
+      done();
     },
     { prefix: API_PREFIX },
   );

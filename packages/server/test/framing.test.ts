@@ -1,11 +1,12 @@
 /**
- * Events are framed once per event and written straight to each socket (ws/endpoint.ts):
+ * Events are encoded once, as a complete WebSocket frame (hub/encoded-event.ts), and
+ * written straight to each socket (ws/wire.ts):
  * a real ws client must decode every payload-length encoding (7-bit, 16-bit, 64-bit),
  * interleaved with ws's own replies, in order. And the verified-token cache never
  * accepts a token past its expiry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { textFrame } from '../src/ws/endpoint.js';
+import { encodeEvent, eventPrefix } from '../src/hub/encoded-event.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { TestClient } from './helpers/ws-client.js';
 
@@ -18,12 +19,36 @@ afterAll(async () => {
 });
 
 describe('pre-framed event writes', () => {
-  it('encodes the three payload-length forms of RFC 6455', () => {
-    expect([...textFrame(Buffer.from('hi')).subarray(0, 2)]).toEqual([0x81, 2]);
-    const mid = textFrame(Buffer.alloc(300, 97));
-    expect([mid[0], mid[1], mid.readUInt16BE(2), mid.length]).toEqual([0x81, 126, 300, 304]);
-    const big = textFrame(Buffer.alloc(70_000, 97));
-    expect([big[0], big[1], Number(big.readBigUInt64BE(2)), big.length]).toEqual([0x81, 127, 70_000, 70_010]);
+  it('encodes the three payload-length forms of RFC 6455, the payload being the event frame', () => {
+    const prefix = eventPrefix('room:é', 'e1');
+    const encode = (data: string): { frame: Buffer; payload: Buffer } => {
+      const e = encodeEvent(prefix, 7, 1700000000000, JSON.stringify(data));
+      return { frame: e.wsFrame, payload: e.payload };
+    };
+    const small = encode('hi');
+    const text = '{"type":"event","channel":"room:é","epoch":"e1","offset":7,"time":1700000000000,"data":"hi"}';
+    expect(small.payload.toString()).toBe(text);
+    expect([...small.frame.subarray(0, 2)]).toEqual([0x81, Buffer.byteLength(text)]);
+    expect(small.frame.subarray(2).equals(small.payload)).toBe(true);
+    const mid = encode('ü'.repeat(100));
+    const midLength = mid.payload.length;
+    expect(midLength).toBeGreaterThan(125);
+    expect([mid.frame[0], mid.frame[1], mid.frame.readUInt16BE(2), mid.frame.length]).toEqual([
+      0x81,
+      126,
+      midLength,
+      midLength + 4,
+    ]);
+    expect(JSON.parse(mid.payload.toString())).toMatchObject({ offset: 7, data: 'ü'.repeat(100) });
+    const big = encode('a'.repeat(70_000));
+    const bigLength = big.payload.length;
+    expect([big.frame[0], big.frame[1], Number(big.frame.readBigUInt64BE(2)), big.frame.length]).toEqual([
+      0x81,
+      127,
+      bigLength,
+      bigLength + 10,
+    ]);
+    expect(JSON.parse(big.payload.toString())).toMatchObject({ channel: 'room:é', data: 'a'.repeat(70_000) });
   });
 
   it('delivers small, medium and large events intact and in order, between replies', async () => {

@@ -1,5 +1,6 @@
 import Fastify, { type RouteOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { taskwirePlugin } from '../src/plugin.js';
 import { startTestServer, TEST_API_KEY, TEST_JWT_SECRET, type TestServer } from './helpers/server.js';
 import { TestClient, type Frame } from './helpers/ws-client.js';
@@ -43,10 +44,8 @@ describe('routes', () => {
     });
     await app.ready();
     try {
-      const ws = routes.filter(
-        (r) => (r as RouteOptions & { websocket?: boolean }).websocket === true || r.wsHandler !== undefined,
-      );
-      expect(ws.map((r) => r.url)).toEqual(['/api/v1/ws']);
+      // The upgrade is taken for exactly the one route's path (ws/endpoint.ts): one route, one listener.
+      expect(app.server.listenerCount('upgrade')).toBe(1);
       // @fastify/static (the dashboard) registers its routes with `path` rather than `url`.
       const urls = routes.map((r) => r.url ?? (r as RouteOptions & { path?: string }).path ?? '');
       expect(urls.filter((u) => u.includes('/ws'))).toEqual(['/api/v1/ws']);
@@ -74,6 +73,16 @@ describe('routes', () => {
     expect(table).not.toContain('api/v1/api/v1');
     expect((await fetch(`${t.url}/api/v1/ws`)).status).toBe(426);
     expect((await t.api('GET', '/api/v1/api/v1/ws')).status).toBe(404);
+    // An upgrade anywhere else is refused with 404, never left hanging.
+    for (const path of ['/api/v1/api/v1/ws', '/ws', '/api/v1/ws/x']) {
+      const refused = await new Promise<number>((resolve, reject) => {
+        const c = new WebSocket(`${t.wsUrl.replace(/\/api\/v1\/ws$/, '')}${path}`);
+        c.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        c.on('open', () => reject(new Error(`${path} upgraded`)));
+        c.on('error', () => undefined);
+      });
+      expect(refused, path).toBe(404);
+    }
   });
 
   it('GET /healthz and GET /readyz (503 with an error body when the engine is down)', async () => {

@@ -1,4 +1,7 @@
+import { once } from 'node:events';
+import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
+import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { signDevToken } from '../src/config.js';
 import { taskwirePlugin } from '../src/plugin.js';
@@ -50,6 +53,50 @@ describe('server lifecycle', () => {
       await app.close();
     }
   });
+
+  it.each(['before', 'after'])(
+    "shares the HTTP server with the host app's own WebSocket routes (@fastify/websocket registered %s taskwire)",
+    async (order) => {
+      const app = Fastify({ routerOptions: { maxParamLength: 256 } });
+      const hostWebSockets = async (): Promise<void> => {
+        await app.register(websocket);
+        await app.register((scope, _opts, done) => {
+          scope.get('/chat', { websocket: true }, (socket) => {
+            socket.on('message', (m: Buffer) => socket.send(`echo ${m.toString()}`));
+          });
+          done();
+        });
+      };
+      if (order === 'before') await hostWebSockets();
+      await app.register(taskwirePlugin, {
+        engine: 'memory',
+        jwtSecret: TEST_JWT_SECRET,
+        apiKey: TEST_API_KEY,
+        logLevel: 'silent',
+        dashboard: false,
+        docs: false,
+      });
+      if (order === 'after') await hostWebSockets();
+      const base = (await app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws');
+      try {
+        const chat = new WebSocket(`${base}/chat`);
+        await new Promise((resolve, reject) => chat.once('open', resolve).once('error', reject));
+        chat.send('hi');
+        const [echo] = (await once(chat, 'message')) as [Buffer];
+        expect(echo.toString()).toBe('echo hi');
+        chat.close();
+        const token = await signDevToken(app.taskwire.ctx.config, { sub: 'alice' });
+        const c = await TestClient.authed(`${base}/api/v1/ws`, token);
+        expect((await c.request({ op: 'subscribe', channel: 'user:alice' })).result).toMatchObject({ offset: 0 });
+        expect((await c.request({ op: 'ping' })).result).toEqual({});
+        expect(app.taskwire.stats().connections).toBe(1);
+        c.close();
+        await eventually(() => app.taskwire.stats().connections === 0, 'the connection is gone');
+      } finally {
+        await app.close();
+      }
+    },
+  );
 
   it('installSignalHandlers: a shutdown signal closes the server (1012 to clients) and exits 0', async () => {
     const t = await startTestServer();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { freezeDeep } from '@taskwire/protocol';
 import type { HistoryRequest, HistoryResult, StoredEvent } from './types.js';
 
 const EPOCH_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -18,7 +19,12 @@ export function newEpoch(): string {
 /**
  * One channel's retained events with its position. Offsets are contiguous, so the
  * event with offset `o` sits at index `o - firstOffset` past `head`: lookups are
- * O(1) and trimming only moves `head` (the array is compacted now and then).
+ * O(1) and trimming only moves `head` (the arrays are compacted now and then).
+ *
+ * An event is kept as its time and the JSON text of its data, nothing else: a long
+ * history is a few strings for the garbage collector, not object graphs. Its data is
+ * parsed (and frozen) the first time the event is read, and kept for later reads
+ * (a recovery storm reads the same events many times).
  */
 export class ChannelLog {
   readonly epoch = newEpoch();
@@ -26,7 +32,10 @@ export class ChannelLog {
   top = 0;
   /** Last time the channel was written or read, for eviction of idle empty channels. */
   touchedAt: number;
-  private items: StoredEvent[] = [];
+  private times: number[] = [];
+  private texts: string[] = [];
+  /** Data parsed by a read, by index (undefined: not read yet). */
+  private parsed: unknown[] = [];
   private head = 0;
 
   constructor(
@@ -37,7 +46,7 @@ export class ChannelLog {
   }
 
   get retained(): number {
-    return this.items.length - this.head;
+    return this.texts.length - this.head;
   }
 
   /** Offset of the oldest retained event; `top + 1` when none is retained. */
@@ -45,35 +54,33 @@ export class ChannelLog {
     return this.top - this.retained + 1;
   }
 
-  append(data: unknown, now: number): StoredEvent {
+  /** Append an event: `json` is the JSON text of `data`; `data` goes to live listeners only. */
+  append(data: unknown, json: string, now: number): StoredEvent {
     this.touchedAt = now;
     this.top += 1;
-    const event: StoredEvent = Object.freeze({
-      channel: this.channel,
-      epoch: this.epoch,
-      offset: this.top,
-      time: now,
-      data,
-    });
-    this.items.push(event);
-    return event;
+    this.times.push(now);
+    this.texts.push(json);
+    return Object.freeze({ channel: this.channel, epoch: this.epoch, offset: this.top, time: now, data, json });
   }
 
   /** Drop events beyond `size` or older than `ttlMs`. */
   trim(size: number, ttlMs: number, now: number): void {
     let drop = Math.max(0, this.retained - size);
     while (drop < this.retained) {
-      const event = this.items[this.head + drop] as StoredEvent;
-      if (event.time + ttlMs > now) break;
+      if ((this.times[this.head + drop] as number) + ttlMs > now) break;
       drop += 1;
     }
     if (drop === 0) return;
     this.head += drop;
-    if (this.head === this.items.length) {
-      this.items = [];
+    if (this.head === this.texts.length) {
+      this.times = [];
+      this.texts = [];
+      this.parsed = [];
       this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
+    } else if (this.head >= 1024 && this.head * 2 >= this.texts.length) {
+      this.times = this.times.slice(this.head);
+      this.texts = this.texts.slice(this.head);
+      this.parsed = this.parsed.slice(this.head);
       this.head = 0;
     }
   }
@@ -84,7 +91,7 @@ export class ChannelLog {
     const position = { epoch: this.epoch, offset: this.top };
     if (!req.since) {
       const count = Math.min(limit, this.retained);
-      return { ...position, recovered: true, events: this.items.slice(this.items.length - count) };
+      return { ...position, recovered: true, events: this.read(this.texts.length - count, this.texts.length) };
     }
     const { epoch, offset } = req.since;
     // All or nothing: another epoch, a position we never reached, or a gap already trimmed.
@@ -92,6 +99,20 @@ export class ChannelLog {
       return { ...position, recovered: false, events: [] };
     }
     const start = this.head + (offset + 1 - this.firstOffset);
-    return { ...position, recovered: true, events: this.items.slice(start, start + limit) };
+    return { ...position, recovered: true, events: this.read(start, Math.min(start + limit, this.texts.length)) };
+  }
+
+  /** The events at indexes [from, to), their data parsed once and kept. */
+  private read(from: number, to: number): StoredEvent[] {
+    const events: StoredEvent[] = [];
+    const offset0 = this.firstOffset - this.head;
+    for (let i = from; i < to; i++) {
+      const json = this.texts[i] as string;
+      let data = this.parsed[i];
+      if (data === undefined) this.parsed[i] = data = freezeDeep(JSON.parse(json) as unknown);
+      const time = this.times[i] as number;
+      events.push(Object.freeze({ channel: this.channel, epoch: this.epoch, offset: offset0 + i, time, data, json }));
+    }
+    return events;
   }
 }

@@ -17,6 +17,31 @@ export function describeTaskConformance(engine: OpenEngine): void {
       expect(await e.getTask(task.id)).toEqual(task);
     });
 
+    it('keeps what it stored whatever a caller does to the objects it committed or read (immutable snapshots)', async () => {
+      const e = await engine();
+      const task = makeTask({ id: uid('t-'), meta: { a: { b: 1 } } });
+      const copy = structuredClone(task);
+      const data = { note: { n: 1 } };
+      await e.commit({ ...createReq(task), events: [{ channel: `room:${task.id}`, data }] });
+      // Change it all: an engine that keeps the objects froze them (the write throws); one that copied ignores it.
+      const scribble = (f: () => void): void => {
+        try {
+          f();
+        } catch {
+          // frozen: nothing changed
+        }
+      };
+      scribble(() => ((task.meta.a as { b: number }).b = 2));
+      scribble(() => (data.note.n = 2));
+      const read = (await e.getTask(task.id)) as typeof task;
+      scribble(() => ((read.meta.a as { b: number }).b = 3));
+      scribble(() => (read.title = 'changed'));
+      expect(await e.getTask(task.id)).toEqual(copy);
+      const [stored] = (await e.history(`room:${task.id}`, { limit: 1 })).events;
+      scribble(() => ((stored?.data as typeof data).note.n = 3));
+      expect((await e.history(`room:${task.id}`, { limit: 1 })).events[0]?.data).toEqual({ note: { n: 1 } });
+    });
+
     it('refuses a create over an existing task with conflict and the current snapshot', async () => {
       const e = await engine();
       const task = makeTask({ id: uid('t-') });

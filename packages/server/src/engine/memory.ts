@@ -3,8 +3,12 @@
  * process, so a restart loses it, and every channel gets a new random epoch: a
  * client holding an old position gets `recovered: false` rather than wrong events.
  * Methods do all their work synchronously, which makes each commit atomic.
+ *
+ * Task snapshots are kept as given and handed to every reader, frozen (freezeDeep):
+ * nothing is copied per read or per commit. Channel logs keep each event's JSON text
+ * (see channel-log.ts), which the Hub sends as it is.
  */
-import { TaskwireError, type Task } from '@taskwire/protocol';
+import { TaskwireError, freezeDeep, type Task } from '@taskwire/protocol';
 import { ChannelLog } from './channel-log.js';
 import { LocalFanout } from './local-fanout.js';
 import { ExpiringMap } from './expiring-map.js';
@@ -24,6 +28,7 @@ import {
   type PublishRequest,
   type PublishResult,
   type StoredEvent,
+  type SyncTaskStore,
   type Unsubscribe,
 } from './types.js';
 
@@ -33,6 +38,9 @@ export interface MemoryEngineOptions {
   /** Called when a listener throws; the error never reaches the committer. Default: console.error. */
   onListenerError?: (err: unknown, channel: string) => void;
 }
+
+/** JSON.stringify(undefined) is undefined: an event of undefined is stored as null, as JSON would. */
+const jsonOf = (data: unknown): string => JSON.stringify(data) ?? 'null';
 
 /** Channels examined per write for age trimming and eviction: bounded work per call. */
 const SWEEP_BATCH = 4;
@@ -71,48 +79,61 @@ export class MemoryEngine implements Engine {
     return this.run(() => undefined);
   }
 
+  readonly sync: SyncTaskStore = {
+    getTask: (id) => {
+      this.alive();
+      return this.getTaskNow(id);
+    },
+    commit: (req) => {
+      this.alive();
+      return this.commitNow(req);
+    },
+  };
+
   getTask(id: string): Promise<Task | null> {
-    return this.run(() => {
-      const task = this.tasks.get(id);
-      return task ? structuredClone(task) : null;
-    });
+    return this.run(() => this.getTaskNow(id));
+  }
+
+  private getTaskNow(id: string): Task | null {
+    return this.tasks.get(id) ?? null;
   }
 
   listTasks(req: ListTasksRequest): Promise<ListTasksResult> {
     return this.run(() => {
       const page = this.order.page(req, (id) => this.tasks.get(id) as Task);
-      return { tasks: page.tasks.map((t) => structuredClone(t)), nextCursor: page.nextCursor };
+      return { tasks: page.tasks, nextCursor: page.nextCursor };
     });
   }
 
   commit(req: CommitRequest): Promise<CommitResult> {
-    return this.run((): CommitResult => {
-      const now = this.now();
-      const { task, expectedVersion } = req;
-      if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
-        throw new TaskwireError('internal', `commit: version ${task.version} after ${expectedVersion} is invalid`);
-      }
-      // The idempotency check comes first: a repeated create must read as a duplicate, not a conflict.
-      if (req.idempotency) {
-        const known = this.createKeys.get(req.idempotency.key, now);
-        if (known !== undefined) return { ok: false, reason: 'duplicate', taskId: known };
-      }
-      const stored = this.tasks.get(task.id);
-      if ((stored?.version ?? 0) !== expectedVersion) {
-        return { ok: false, reason: 'conflict', current: stored ? structuredClone(stored) : null };
-      }
-      const events = req.events.map((e) => ({ channel: e.channel, data: structuredClone(e.data) }));
-      const snapshot = structuredClone(task);
-      // Past this point nothing can fail: the state change below is all or nothing.
-      if (!stored) this.order.add(snapshot);
-      this.tasks.set(task.id, snapshot);
-      this.stalls.set(task.id, req.stallAt);
-      if (req.idempotency) this.createKeys.set(req.idempotency.key, task.id, req.idempotency.ttlMs, now);
-      const appended = events.map((e) => this.append(e.channel, e.data, now));
-      this.maintain(now);
-      this.fanout.deliver(appended);
-      return { ok: true, events: appended };
-    });
+    return this.run(() => this.commitNow(req));
+  }
+
+  private commitNow(req: CommitRequest): CommitResult {
+    const now = this.now();
+    const { task, expectedVersion } = req;
+    if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
+      throw new TaskwireError('internal', `commit: version ${task.version} after ${expectedVersion} is invalid`);
+    }
+    // The idempotency check comes first: a repeated create must read as a duplicate, not a conflict.
+    if (req.idempotency) {
+      const known = this.createKeys.get(req.idempotency.key, now);
+      if (known !== undefined) return { ok: false, reason: 'duplicate', taskId: known };
+    }
+    const stored = this.tasks.get(task.id);
+    if ((stored?.version ?? 0) !== expectedVersion) {
+      return { ok: false, reason: 'conflict', current: stored ?? null };
+    }
+    const snapshot = freezeDeep(task);
+    // Past this point nothing can fail: the state change below is all or nothing.
+    if (!stored) this.order.add(snapshot);
+    this.tasks.set(task.id, snapshot);
+    this.stalls.set(task.id, req.stallAt);
+    if (req.idempotency) this.createKeys.set(req.idempotency.key, task.id, req.idempotency.ttlMs, now);
+    const appended = req.events.map((e) => this.append(e.channel, e.data, e.json ?? jsonOf(e.data), now));
+    this.maintain(now);
+    this.fanout.deliver(appended);
+    return { ok: true, events: appended };
   }
 
   lookupIdempotency(key: string): Promise<string | null> {
@@ -127,7 +148,7 @@ export class MemoryEngine implements Engine {
         const first = this.publishKeys.get(keyId, now);
         if (first) return { event: first, duplicate: true };
       }
-      const event = this.append(req.channel, structuredClone(req.data), now);
+      const event = this.append(req.channel, req.data, jsonOf(req.data), now);
       if (keyId !== null) this.publishKeys.set(keyId, event, this.limits.idempotencyTtlMs, now);
       this.maintain(now);
       this.fanout.deliver([event]);
@@ -145,9 +166,7 @@ export class MemoryEngine implements Engine {
   }
 
   dueStalls(now: number, limit: number): Promise<Task[]> {
-    return this.run(() =>
-      this.stalls.due(now, Math.max(0, Math.floor(limit))).map((id) => structuredClone(this.tasks.get(id) as Task)),
-    );
+    return this.run(() => this.stalls.due(now, Math.max(0, Math.floor(limit))).map((id) => this.tasks.get(id) as Task));
   }
 
   claim(key: string, ttlMs: number): Promise<boolean> {
@@ -204,6 +223,10 @@ export class MemoryEngine implements Engine {
     return Promise.resolve();
   }
 
+  private alive(): void {
+    if (this.closed) throw new TaskwireError('unavailable', 'the engine is closed');
+  }
+
   /** Run synchronously, reporting a throw as a rejected promise, never as a synchronous exception. */
   private run<T>(fn: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new TaskwireError('unavailable', 'the engine is closed'));
@@ -223,9 +246,9 @@ export class MemoryEngine implements Engine {
     return log;
   }
 
-  private append(channel: string, data: unknown, now: number): StoredEvent {
+  private append(channel: string, data: unknown, json: string, now: number): StoredEvent {
     const log = this.channel(channel, now);
-    const event = log.append(data, now);
+    const event = log.append(data, json, now);
     log.trim(this.limits.historySize, this.limits.historyTtlMs, now);
     return event;
   }

@@ -5,6 +5,7 @@
  * contiguous; reads also hide what retention is due to delete, so a read between
  * two sweeps answers exactly as if the sweep had just run.
  */
+import { freezeDeep } from '@taskwire/protocol';
 import { newEpoch } from './channel-log.js';
 import { toCount, type Statements } from './sqlite-statements.js';
 import type { EngineLimits, HistoryRequest, HistoryResult, StoredEvent } from './types.js';
@@ -15,17 +16,35 @@ export interface ChannelPosition {
   top: number;
 }
 
-function parseData(text: string): unknown {
-  return JSON.parse(text) as unknown;
-}
-
 function serializeData(data: unknown): string {
   // JSON.stringify(undefined) is undefined: store it as null, as JSON would.
   return JSON.stringify(data) ?? 'null';
 }
 
-export function eventOf(channel: string, epoch: string, offset: number, time: number, data: string): StoredEvent {
-  return Object.freeze({ channel, epoch, offset, time, data: parseData(data) });
+/** An event read back: its data parsed from the stored JSON text, which it keeps (the Hub sends it as it is). */
+export function eventOf(channel: string, epoch: string, offset: number, time: number, json: string): StoredEvent {
+  return storedEvent(channel, epoch, offset, time, freezeDeep(JSON.parse(json) as unknown), json);
+}
+
+/** The record of a publish kept under its idempotency key, and the event read back from it. */
+export function positionRecord(e: StoredEvent): string {
+  return JSON.stringify({ channel: e.channel, epoch: e.epoch, offset: e.offset, time: e.time, data: e.data });
+}
+
+export function eventOfRecord(record: string): StoredEvent {
+  const e = JSON.parse(record) as Omit<StoredEvent, 'json'>;
+  return eventOf(e.channel, e.epoch, e.offset, e.time, serializeData(e.data));
+}
+
+function storedEvent(
+  channel: string,
+  epoch: string,
+  offset: number,
+  time: number,
+  data: unknown,
+  json: string,
+): StoredEvent {
+  return Object.freeze({ channel, epoch, offset, time, data, json });
 }
 
 /** The channel's position, creating it with a fresh random epoch when it is new. */
@@ -52,16 +71,22 @@ export class ChannelWriter {
     private readonly now: number,
   ) {}
 
-  append(channel: string, data: unknown): StoredEvent {
+  /**
+   * Append one event. Given its JSON (the task service's snapshot events), `data` is
+   * kept as it is (frozen); otherwise the event gets a copy of `data` made from its JSON.
+   */
+  append(channel: string, data: unknown, json?: string): StoredEvent {
     let pos = this.touched.get(channel);
     if (!pos) {
       pos = { ...position(this.st, channel, this.now) };
       this.touched.set(channel, pos);
     }
     pos.top += 1;
-    const text = serializeData(data);
+    const text = json ?? serializeData(data);
     this.st.insertEvent.run(channel, pos.top, this.now, text);
-    return eventOf(channel, pos.epoch, pos.top, this.now, text);
+    return json === undefined
+      ? eventOf(channel, pos.epoch, pos.top, this.now, text)
+      : storedEvent(channel, pos.epoch, pos.top, this.now, freezeDeep(data), text);
   }
 
   finish(): void {

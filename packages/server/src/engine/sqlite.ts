@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { TaskwireError, type Task } from '@taskwire/protocol';
 import { LocalFanout } from './local-fanout.js';
-import { ChannelWriter, readHistory } from './sqlite-channels.js';
+import { ChannelWriter, eventOfRecord, positionRecord, readHistory } from './sqlite-channels.js';
 import { openDatabase } from './sqlite-native.js';
 import { checkBoot, currentBootId, markClean } from './sqlite-boot.js';
 import { configure, migrate } from './sqlite-schema.js';
@@ -35,7 +35,7 @@ import {
   type ListTasksResult,
   type PublishRequest,
   type PublishResult,
-  type StoredEvent,
+  type SyncTaskStore,
   type Unsubscribe,
 } from './types.js';
 
@@ -158,11 +158,18 @@ export class SqliteEngine implements Engine {
     }
   }
 
+  readonly sync: SyncTaskStore = {
+    getTask: (id) => this.getTaskNow(id, this.open()),
+    commit: (req) => this.commitNow(req, this.open()),
+  };
+
   getTask(id: string): Promise<Task | null> {
-    return this.run(({ st }) => {
-      const row = st.getTask.get(id);
-      return row ? parseTask(row.snapshot) : null;
-    });
+    return this.run((open) => this.getTaskNow(id, open));
+  }
+
+  private getTaskNow(id: string, { st }: Open): Task | null {
+    const row = st.getTask.get(id);
+    return row ? parseTask(row.snapshot) : null;
   }
 
   listTasks(req: ListTasksRequest): Promise<ListTasksResult> {
@@ -184,39 +191,41 @@ export class SqliteEngine implements Engine {
   }
 
   commit(req: CommitRequest): Promise<CommitResult> {
-    return this.run(({ st, tx }) => {
-      const { task, expectedVersion } = req;
-      if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
-        throw new TaskwireError('internal', `commit: version ${task.version} after ${expectedVersion} is invalid`);
+    return this.run((open) => this.commitNow(req, open));
+  }
+
+  private commitNow(req: CommitRequest, { st, tx }: Open): CommitResult {
+    const { task, expectedVersion } = req;
+    if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
+      throw new TaskwireError('internal', `commit: version ${task.version} after ${expectedVersion} is invalid`);
+    }
+    const now = this.now();
+    const result = tx((): CommitResult => {
+      // The idempotency check comes first: a repeated create must read as a duplicate, not a conflict.
+      if (req.idempotency) {
+        const known = st.getKey.get(createKey(req.idempotency.key), now);
+        if (known !== undefined) return { ok: false, reason: 'duplicate', taskId: known };
       }
-      const now = this.now();
-      const result = tx((): CommitResult => {
-        // The idempotency check comes first: a repeated create must read as a duplicate, not a conflict.
-        if (req.idempotency) {
-          const known = st.getKey.get(createKey(req.idempotency.key), now);
-          if (known !== undefined) return { ok: false, reason: 'duplicate', taskId: known };
-        }
-        const stored = st.getTask.get(task.id);
-        if ((stored?.version ?? 0) !== expectedVersion) {
-          return { ok: false, reason: 'conflict', current: stored ? parseTask(stored.snapshot) : null };
-        }
-        const row = columns(task, req.stallAt);
-        if (!stored) st.insertTask.run(row);
-        else if (st.updateTask.run({ ...row, expected: expectedVersion }).changes !== 1) {
-          throw new Error(`commit: task ${task.id} changed inside its transaction`);
-        }
-        if (req.idempotency) {
-          st.putKey.run(createKey(req.idempotency.key), task.id, toMs(now + req.idempotency.ttlMs));
-        }
-        const writer = new ChannelWriter(st, this.limits, now);
-        const events = req.events.map((e) => writer.append(e.channel, e.data));
-        writer.finish();
-        return { ok: true, events };
-      });
-      // Delivered only once committed: a rolled-back write never reaches a listener.
-      if (result.ok) this.fanout.deliver(result.events);
-      return result;
+      const stored = st.getTask.get(task.id);
+      if ((stored?.version ?? 0) !== expectedVersion) {
+        return { ok: false, reason: 'conflict', current: stored ? parseTask(stored.snapshot) : null };
+      }
+      const row = columns(task, req.stallAt);
+      if (!stored) st.insertTask.run(row);
+      else if (st.updateTask.run({ ...row, expected: expectedVersion }).changes !== 1) {
+        throw new Error(`commit: task ${task.id} changed inside its transaction`);
+      }
+      if (req.idempotency) {
+        st.putKey.run(createKey(req.idempotency.key), task.id, toMs(now + req.idempotency.ttlMs));
+      }
+      const writer = new ChannelWriter(st, this.limits, now);
+      const events = req.events.map((e) => writer.append(e.channel, e.data, e.json));
+      writer.finish();
+      return { ok: true, events };
     });
+    // Delivered only once committed: a rolled-back write never reaches a listener.
+    if (result.ok) this.fanout.deliver(result.events);
+    return result;
   }
 
   lookupIdempotency(key: string): Promise<string | null> {
@@ -230,12 +239,12 @@ export class SqliteEngine implements Engine {
       const result = tx((): PublishResult => {
         if (keyId !== null) {
           const first = st.getKey.get(keyId, now);
-          if (first !== undefined) return { event: Object.freeze(JSON.parse(first) as StoredEvent), duplicate: true };
+          if (first !== undefined) return { event: eventOfRecord(first), duplicate: true };
         }
         const writer = new ChannelWriter(st, this.limits, now);
         const event = writer.append(req.channel, req.data);
         writer.finish();
-        if (keyId !== null) st.putKey.run(keyId, JSON.stringify(event), now + this.limits.idempotencyTtlMs);
+        if (keyId !== null) st.putKey.run(keyId, positionRecord(event), now + this.limits.idempotencyTtlMs);
         return { event, duplicate: false };
       });
       if (!result.duplicate) this.fanout.deliver([result.event]);

@@ -15,16 +15,32 @@ export interface StoredEvent {
   offset: number;
   /** Milliseconds since the Unix epoch, when the engine stored it. */
   time: number;
+  /** Immutable: shared by every reader (the memory engine freezes it). */
   data: unknown;
+  /**
+   * The JSON text of `data`, when the engine has it at hand (it serialized `data` to
+   * store it, or was given it): the Hub then sends it as it is instead of serializing
+   * `data` again.
+   */
+  json?: string;
 }
 
+/**
+ * Snapshots and event data are immutable values: an engine may keep what it is given
+ * and hand the same objects to every reader (the memory engine does, frozen), so
+ * neither a caller nor a reader may change them.
+ */
 export interface CommitRequest {
   /** The new snapshot. Its `version` is `expectedVersion + 1`, or equal to it when only events are appended. */
   task: Task;
   /** The version the caller read (0 when creating). The commit fails with `conflict` if the stored one differs. */
   expectedVersion: number;
-  /** Events appended atomically with the snapshot, each to its channel's log, in this order. */
-  events: ReadonlyArray<{ channel: string; data: unknown }>;
+  /**
+   * Events appended atomically with the snapshot, each to its channel's log, in this
+   * order. `json`, when given, is `JSON.stringify(data)` (the task service serializes
+   * a snapshot event once for both of its channels).
+   */
+  events: ReadonlyArray<{ channel: string; data: unknown; json?: string }>;
   /** When the task should be marked stalled (ms since epoch), or null for never. Replaces the stored deadline. */
   stallAt: number | null;
   /** Create only: remember this key → task id for `ttlMs`; if the key is already known the commit fails with `duplicate`. */
@@ -85,8 +101,21 @@ export interface ListTasksResult {
 export type EventListener = (event: StoredEvent) => void;
 export type Unsubscribe = () => Promise<void>;
 
+/**
+ * The task half of an engine whose storage is in this process and synchronous
+ * (memory, SQLite): the task service then applies a change (get, reduce, commit) in
+ * one synchronous step, with no promise per operation, and no other change can
+ * interleave on this node. Failures are thrown (TaskwireError `unavailable` once closed).
+ */
+export interface SyncTaskStore {
+  getTask(id: string): Task | null;
+  commit(req: CommitRequest): CommitResult;
+}
+
 export interface Engine {
   readonly kind: 'memory' | 'sqlite' | 'redis';
+  /** Present on engines with synchronous in-process storage; the Redis engine has none. */
+  readonly sync?: SyncTaskStore;
   /** Resolves when ready to serve (connected, migrated). */
   start(): Promise<void>;
   getTask(id: string): Promise<Task | null>;

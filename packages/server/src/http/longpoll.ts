@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Position } from '@taskwire/protocol';
 import type { ServerContext } from '../context.js';
-import type { Subscriber } from '../hub/types.js';
+import type { EncodedEvent, Subscriber } from '../hub/types.js';
 import { isGone } from './sse-stream.js';
 
 const COMMA = Buffer.from(',');
@@ -77,9 +77,9 @@ class LongPollWait implements Subscriber {
     this.timer.unref();
   }
 
-  deliver(_channel: string, frame: Buffer, offset: number): void {
+  deliver(_channel: string, event: EncodedEvent, offset: number): void {
     if (this.state !== 'waiting') return;
-    this.frames.push(frame);
+    this.frames.push(event.payload);
     this.at = { epoch: this.at.epoch, offset };
     if (this.frames.length >= this.limit) this.finish();
     else this.batch ??= setImmediate(() => this.finish());

@@ -3,6 +3,7 @@
  * per-event chunk built once for every stream, cleanup exactly once, and the
  * slow-consumer cut. The end-to-end behaviour is in test/sse.test.ts.
  */
+import { encodeEvent, eventPrefix } from '../hub/encoded-event.js';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
@@ -68,11 +69,11 @@ describe('SseStream', () => {
     const { gw, delivered } = setup();
     const a = open(gw);
     const b = open(gw);
-    const frame = Buffer.from('{"type":"event","channel":"room:x","epoch":"e1","offset":7,"time":1,"data":{}}');
+    const frame = encodeEvent(eventPrefix('room:x', 'e1'), 7, 1, '{}');
     a.stream.deliver('room:x', frame, 7);
     b.stream.deliver('room:x', frame, 7);
     expect(gw.chunkFor(frame, 'e1', 7)).toBe(gw.chunkFor(frame, 'e1', 7));
-    const chunk = `id: e1:7\nevent: event\ndata: ${frame.toString()}\n\n`;
+    const chunk = `id: e1:7\nevent: event\ndata: {"type":"event","channel":"room:x","epoch":"e1","offset":7,"time":1,"data":{}}\n\n`;
     expect(a.res.chunks.at(-1)).toBe(chunk);
     expect(b.res.chunks.at(-1)).toBe(chunk);
     expect(delivered.sse).toBe(2);
@@ -90,7 +91,7 @@ describe('SseStream', () => {
     res.emit('close');
     expect(removed).toEqual([stream]);
     expect(gw.size).toBe(0);
-    stream.deliver('room:x', Buffer.from('{}'), 8);
+    stream.deliver('room:x', encodeEvent(eventPrefix('room:x', 'e1'), 8, 1, '{}'), 8);
     expect(res.chunks.at(-1)).toContain('unsubscribed');
   });
 
@@ -98,7 +99,7 @@ describe('SseStream', () => {
     const { gw } = setup(1024);
     const { res, stream } = open(gw);
     res.stuck = true;
-    const frame = Buffer.from(JSON.stringify({ big: 'x'.repeat(2000) }));
+    const frame = encodeEvent(eventPrefix('room:x', 'e1'), 1, 1, JSON.stringify({ big: 'x'.repeat(2000) }));
     stream.deliver('room:x', frame, 1);
     expect(res.destroyed).toBe(true);
     expect(gw.counts.slowConsumerCloses).toBe(1);

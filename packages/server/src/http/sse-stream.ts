@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Principal } from '../auth/types.js';
 import type { ServerContext } from '../context.js';
-import type { Subscriber } from '../hub/types.js';
+import type { EncodedEvent, Subscriber } from '../hub/types.js';
 
 /** The `retry:` hint sent first on every stream (EventSource's reconnect delay), ms. */
 export const SSE_RETRY_MS = 2000;
@@ -76,10 +76,10 @@ export class SseStream implements Subscriber {
     if (this.state === 'open') this.scheduleExpiry();
   }
 
-  deliver(_channel: string, frame: Buffer, offset: number): void {
+  deliver(_channel: string, event: EncodedEvent, offset: number): void {
     if (this.state !== 'open') return;
     this.gw.delivered.sse += 1;
-    this.write(this.gw.chunkFor(frame, this.epoch, offset));
+    this.write(this.gw.chunkFor(event, this.epoch, offset));
   }
 
   ended(channel: string, info: Parameters<Subscriber['ended']>[1]): void {
@@ -166,7 +166,7 @@ export class SseGateway {
   private readonly perUser = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | null = null;
   private phase: 'running' | 'closing' = 'running';
-  private cachedFrame: Buffer | null = null;
+  private cachedEvent: EncodedEvent | null = null;
   private cachedChunk: Buffer = BLANK;
 
   constructor(private readonly ctx: ServerContext) {
@@ -204,10 +204,14 @@ export class SseGateway {
   }
 
   /** The SSE chunk of an event frame, built once per frame (the same Buffer for every stream). */
-  chunkFor(frame: Buffer, epoch: string, offset: number): Buffer {
-    if (frame !== this.cachedFrame) {
-      this.cachedFrame = frame;
-      this.cachedChunk = Buffer.concat([Buffer.from(`id: ${epoch}:${offset}\nevent: event\ndata: `), frame, BLANK]);
+  chunkFor(event: EncodedEvent, epoch: string, offset: number): Buffer {
+    if (event !== this.cachedEvent) {
+      this.cachedEvent = event;
+      this.cachedChunk = Buffer.concat([
+        Buffer.from(`id: ${epoch}:${offset}\nevent: event\ndata: `),
+        event.payload,
+        BLANK,
+      ]);
     }
     return this.cachedChunk;
   }
@@ -228,7 +232,7 @@ export class SseGateway {
     this.phase = 'closing';
     for (const stream of Array.from(this.streams)) stream.end('end');
     this.stopHeartbeat();
-    this.cachedFrame = null;
+    this.cachedEvent = null;
   }
 
   private tick(): void {

@@ -5,19 +5,19 @@ import { createMemoryEngine, type MemoryEngine } from '../engine/memory.js';
 import type { Engine, EventListener, HistoryRequest, HistoryResult, StoredEvent } from '../engine/types.js';
 import { createHub } from './hub.js';
 import { RateCounter } from './rates.js';
-import type { Subscriber } from './types.js';
+import type { EncodedEvent, Subscriber } from './types.js';
 
 const logger = pino({ level: 'silent' });
 
 type Ended = { channel: string; code: string; resubscribe: boolean };
 
 class Sink implements Subscriber {
-  readonly frames: Buffer[] = [];
+  readonly frames: EncodedEvent[] = [];
   readonly offsets: number[] = [];
   readonly endings: Ended[] = [];
   onDeliver: ((offset: number) => void) | null = null;
   constructor(readonly id: string) {}
-  deliver(_channel: string, frame: Buffer, offset: number): void {
+  deliver(_channel: string, frame: EncodedEvent, offset: number): void {
     this.frames.push(frame);
     this.offsets.push(offset);
     this.onDeliver?.(offset);
@@ -120,7 +120,7 @@ describe('Hub', () => {
     const { event } = await engine.publish({ channel: 'room:x', data: { hello: 'wörld' } });
     const [fa, fb] = [subs[0]!.frames[0]!, subs[1]!.frames[0]!];
     expect(fa).toBe(fb);
-    expect(JSON.parse(fa.toString())).toEqual({
+    expect(JSON.parse(fa.payload.toString())).toEqual({
       type: 'event',
       channel: 'room:x',
       epoch: event.epoch,

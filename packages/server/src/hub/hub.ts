@@ -4,7 +4,8 @@
  * - One engine subscription per channel per node, shared by every local subscriber
  *   of the channel: opened with the first, released when the last leaves (also when
  *   that happens while it is still being opened).
- * - Each event is encoded once to a Buffer and the same bytes go to every subscriber.
+ * - Each event is encoded once to a Buffer (from the engine's JSON of its data, when it has
+ *   it) and the same bytes go to every subscriber.
  * - The channel keeps its own position (`epoch`, `offset`) and only passes on a
  *   gapless, duplicate-free sequence: a duplicate is dropped, a gap is filled from
  *   history before anything later is delivered, and when it cannot be filled, or the
@@ -24,6 +25,7 @@ import {
 } from '@taskwire/protocol';
 import type { Logger } from 'pino';
 import type { Engine, StoredEvent, Unsubscribe } from '../engine/types.js';
+import { encodeEvent, eventPrefix, type EncodedEvent } from './encoded-event.js';
 import { RateCounter } from './rates.js';
 import { readEvents } from './read-events.js';
 import type { Hub, HubStats, HubSubscribeOptions, Subscriber } from './types.js';
@@ -51,7 +53,7 @@ interface Entry {
   readonly sub: Subscriber;
   phase: EntryPhase;
   /** While pending: events processed since registration, flushed by activate(). */
-  frames: Buffer[];
+  frames: EncodedEvent[];
   offsets: number[];
   /** The offset returned by subscribe(); activate() flushes only what is above it. */
   from: number;
@@ -59,11 +61,10 @@ interface Entry {
 
 interface Channel {
   readonly name: string;
-  /** `{"type":"event","channel":"<name>","epoch":` */
-  readonly prefix: string;
   phase: ChannelPhase;
   epoch: string;
-  epochJson: string;
+  /** `{"type":"event","channel":"<name>","epoch":"<epoch>","offset":` (see encoded-event.ts), made on first use per epoch. */
+  prefix: Buffer | null;
   offset: number;
   readonly entries: Map<Subscriber, Entry>;
   /** Immutable snapshot of `entries` for iteration; rebuilt lazily after a change. */
@@ -77,7 +78,7 @@ interface Channel {
 /** Read a phase without the narrowing TypeScript keeps across `await` (other code may have changed it). */
 const phaseOf = (x: { phase: ChannelPhase | EntryPhase }): ChannelPhase | EntryPhase => x.phase;
 
-const NO_FRAMES: Buffer[] = [];
+const NO_FRAMES: EncodedEvent[] = [];
 const NO_OFFSETS: number[] = [];
 
 export function createHub(engine: Engine, opts: HubOptions): Hub {
@@ -94,10 +95,9 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
   function openChannel(name: string): Channel {
     const ch: Channel = {
       name,
-      prefix: `{"type":"event","channel":${JSON.stringify(name)},"epoch":`,
       phase: 'starting',
       epoch: '',
-      epochJson: '""',
+      prefix: null,
       offset: 0,
       entries: new Map(),
       list: null,
@@ -134,7 +134,7 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
     ch.offset = p.offset;
     if (ch.epoch !== p.epoch) {
       ch.epoch = p.epoch;
-      ch.epochJson = JSON.stringify(p.epoch);
+      ch.prefix = null;
     }
   }
 
@@ -240,16 +240,17 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
     pump(ch);
   }
 
-  function encode(ch: Channel, event: StoredEvent): Buffer {
-    let data: string | undefined;
-    try {
-      data = JSON.stringify(event.data);
-    } catch (err) {
-      logger.error({ err, channel: ch.name, offset: event.offset }, 'hub: event data is not JSON; sent as null');
+  function encode(ch: Channel, event: StoredEvent): EncodedEvent {
+    let data = event.json;
+    if (data === undefined) {
+      try {
+        data = JSON.stringify(event.data);
+      } catch (err) {
+        logger.error({ err, channel: ch.name, offset: event.offset }, 'hub: event data is not JSON; sent as null');
+      }
     }
-    return Buffer.from(
-      `${ch.prefix}${ch.epochJson},"offset":${event.offset},"time":${event.time},"data":${data ?? 'null'}}`,
-    );
+    ch.prefix ??= eventPrefix(ch.name, ch.epoch);
+    return encodeEvent(ch.prefix, event.offset, event.time, data ?? 'null');
   }
 
   function broadcast(ch: Channel, event: StoredEvent): void {
@@ -270,7 +271,7 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
     if (delivered > 0) eventsOut.add(delivered);
   }
 
-  function safeDeliver(sub: Subscriber, channel: string, frame: Buffer, offset: number): void {
+  function safeDeliver(sub: Subscriber, channel: string, frame: EncodedEvent, offset: number): void {
     try {
       sub.deliver(channel, frame, offset);
     } catch (err) {
@@ -344,7 +345,7 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
         const offset = offsets[i] as number;
         if (offset <= from) continue;
         delivered += 1;
-        safeDeliver(sub, channel, frames[i] as Buffer, offset);
+        safeDeliver(sub, channel, frames[i] as EncodedEvent, offset);
       }
       if (delivered > 0) eventsOut.add(delivered);
     },

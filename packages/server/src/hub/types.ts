@@ -1,4 +1,7 @@
 import type { Position, SubscribeResult } from '@taskwire/protocol';
+import type { EncodedEvent } from './encoded-event.js';
+
+export type { EncodedEvent };
 
 /**
  * A local receiver of channel events: a WebSocket connection, an SSE stream, a
@@ -6,8 +9,8 @@ import type { Position, SubscribeResult } from '@taskwire/protocol';
  */
 export interface Subscriber {
   readonly id: string;
-  /** One encoded event frame (`{"type":"event",…}`), the same bytes for every subscriber. Must not throw. */
-  deliver(channel: string, frame: Buffer, offset: number): void;
+  /** One encoded event (`{"type":"event",…}`), the same bytes for every subscriber. Must not throw. */
+  deliver(channel: string, event: EncodedEvent, offset: number): void;
   /** The Hub ended this subscription (gap it could not fill, channel gone). */
   ended(
     channel: string,

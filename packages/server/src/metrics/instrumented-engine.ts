@@ -4,51 +4,115 @@
  * (`taskwire_events_published_total`: publishes that were not idempotent repeats, and
  * the events of successful commits). Engines stay free of metrics code.
  *
+ * Each operation's histogram series is resolved once, here: observing is a few
+ * additions (see hot-histogram.ts), and the wrapper adds one promise reaction, no
+ * `async` frame. An engine's synchronous task store (`sync`) is timed the same way,
+ * into the same `getTask` and `commit` series.
+ *
  * The subscribe listener is passed through untouched: delivery is not timed here
  * (the Hub observes the delivery latency). Methods are plain properties, so a test
  * may still replace one (`engine.ping = …`).
  */
-import type { Engine } from '../engine/types.js';
+import type { CommitRequest, CommitResult, Engine } from '../engine/types.js';
 import type { Metrics } from './metrics.js';
 
 export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
-  const seconds = metrics.engineSeconds;
   const errors = metrics.engineErrors;
 
-  async function timed<T>(op: string, run: () => Promise<T>): Promise<T> {
-    const start = performance.now();
-    try {
-      return await run();
-    } catch (err) {
-      errors.inc({ op });
-      throw err;
-    } finally {
-      seconds.observe({ op }, (performance.now() - start) / 1000);
-    }
+  function timer(op: string): <T>(run: () => Promise<T>) => Promise<T> {
+    const series = metrics.engineSeconds.child(op);
+    const failed = errors.labels({ op });
+    return <T>(run: () => Promise<T>): Promise<T> => {
+      const start = performance.now();
+      const done = (): void => series.observe((performance.now() - start) / 1000);
+      let pending: Promise<T>;
+      try {
+        pending = run();
+      } catch (err) {
+        pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      return pending.then(
+        (value) => {
+          done();
+          return value;
+        },
+        (err: unknown) => {
+          done();
+          failed.inc();
+          throw err;
+        },
+      );
+    };
   }
+
+  const counted = (result: CommitResult): CommitResult => {
+    if (result.ok) metrics.published.total += result.events.length;
+    return result;
+  };
+
+  const t = {
+    start: timer('start'),
+    getTask: timer('getTask'),
+    listTasks: timer('listTasks'),
+    commit: timer('commit'),
+    lookupIdempotency: timer('lookupIdempotency'),
+    publish: timer('publish'),
+    history: timer('history'),
+    dueStalls: timer('dueStalls'),
+    claim: timer('claim'),
+    subscribe: timer('subscribe'),
+    ping: timer('ping'),
+    close: timer('close'),
+  };
+
+  /** The synchronous task store, timed into the same series as the async operations. */
+  function timedSync<A, T>(op: string, fn: (arg: A) => T): (arg: A) => T {
+    const series = metrics.engineSeconds.child(op);
+    const failed = errors.labels({ op });
+    return (arg: A): T => {
+      const start = performance.now();
+      try {
+        return fn(arg);
+      } catch (err) {
+        failed.inc();
+        throw err;
+      } finally {
+        series.observe((performance.now() - start) / 1000);
+      }
+    };
+  }
+
+  const sync = engine.sync;
+  const syncCommit = sync && timedSync('commit', (req: CommitRequest) => sync.commit(req));
 
   return {
     kind: engine.kind,
-    start: () => timed('start', () => engine.start()),
-    getTask: (id) => timed('getTask', () => engine.getTask(id)),
-    listTasks: (req) => timed('listTasks', () => engine.listTasks(req)),
-    async commit(req) {
-      const result = await timed('commit', () => engine.commit(req));
-      if (result.ok && result.events.length > 0) metrics.published.inc(result.events.length);
-      return result;
-    },
-    lookupIdempotency: (key) => timed('lookupIdempotency', () => engine.lookupIdempotency(key)),
-    async publish(req) {
-      const result = await timed('publish', () => engine.publish(req));
-      if (!result.duplicate) metrics.published.inc();
-      return result;
-    },
-    history: (channel, req) => timed('history', () => engine.history(channel, req)),
-    dueStalls: (now, limit) => timed('dueStalls', () => engine.dueStalls(now, limit)),
-    claim: (key, ttlMs) => timed('claim', () => engine.claim(key, ttlMs)),
-    subscribe: (channel, listener) => timed('subscribe', () => engine.subscribe(channel, listener)),
-    ping: () => timed('ping', () => engine.ping()),
+    ...(sync && syncCommit
+      ? {
+          sync: {
+            getTask: timedSync('getTask', (id: string) => sync.getTask(id)),
+            commit: (req: CommitRequest) => counted(syncCommit(req)),
+          },
+        }
+      : {}),
+    start: () => t.start(() => engine.start()),
+    getTask: (id) => t.getTask(() => engine.getTask(id)),
+    listTasks: (req) => t.listTasks(() => engine.listTasks(req)),
+    commit: (req) => t.commit(() => engine.commit(req)).then(counted),
+    lookupIdempotency: (key) => t.lookupIdempotency(() => engine.lookupIdempotency(key)),
+    publish: (req) =>
+      t
+        .publish(() => engine.publish(req))
+        .then((result) => {
+          if (!result.duplicate) metrics.published.total += 1;
+          return result;
+        }),
+    history: (channel, req) => t.history(() => engine.history(channel, req)),
+    dueStalls: (now, limit) => t.dueStalls(() => engine.dueStalls(now, limit)),
+    claim: (key, ttlMs) => t.claim(() => engine.claim(key, ttlMs)),
+    subscribe: (channel, listener) => t.subscribe(() => engine.subscribe(channel, listener)),
+    ping: () => t.ping(() => engine.ping()),
     stats: () => engine.stats(),
-    close: () => timed('close', () => engine.close()),
+    close: () => t.close(() => engine.close()),
   };
 }

@@ -7,9 +7,12 @@
  * counter object (`delivered.ws += 1`); gauges and per-transport totals are read from
  * their owners (hub stats, transport registries) only when Prometheus scrapes. The
  * delivery latency is observed once per event per channel, at its first socket write
- * (the Hub calls `observeDeliveryLatency`), not once per socket.
+ * (the Hub calls `observeDeliveryLatency`), not once per socket. The histograms fed on
+ * the hot path (delivery latency, engine operations) are `HotHistogram`s: no label
+ * hashing or allocation per observation.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotHistogram, type HotSeries } from './hot-histogram.js';
 
 export type Transport = 'ws' | 'sse' | 'longpoll';
 export const TRANSPORTS: readonly Transport[] = ['ws', 'sse', 'longpoll'];
@@ -38,12 +41,13 @@ export class Metrics {
   readonly registry = new Registry();
   /** Events written to subscribers, per transport: bumped on the hot path, read at scrape time. */
   readonly delivered: TransportCounts = zeroCounts();
-  readonly published: Counter;
+  /** Events appended through this node: bumped on the hot path, read at scrape time. */
+  readonly published = { total: 0 };
   readonly authFailures: Counter<'reason'>;
-  readonly engineSeconds: Histogram<'op'>;
+  readonly engineSeconds: HotHistogram;
   readonly engineErrors: Counter<'op'>;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  private readonly latency: Histogram;
+  private readonly latency: HotSeries;
   private sources: MetricsSources | null = null;
 
   constructor(opts: MetricsOptions = {}) {
@@ -97,27 +101,32 @@ export class Metrics {
         for (const t of TRANSPORTS) this.inc({ transport: t }, c[t]);
       },
     });
-    this.published = new Counter({
+    const published = this.published;
+    new Counter({
       name: 'taskwire_events_published_total',
       help: 'Events appended through this node (publishes and task events; idempotent repeats excluded).',
       registers,
+      collect() {
+        this.reset();
+        this.inc(published.total);
+      },
     });
-    this.latency = new Histogram({
+    this.latency = new HotHistogram({
       name: 'taskwire_delivery_latency_seconds',
       help: 'From the engine storing an event to its first socket write on this node (once per event per channel).',
       buckets: LATENCY_BUCKETS,
       registers,
-    });
+    }).child();
     this.authFailures = new Counter({
       name: 'taskwire_auth_failures_total',
       help: 'Refused credentials, by reason (invalid, expired, ticket_invalid, ticket_used, missing).',
       labelNames: ['reason'],
       registers,
     });
-    this.engineSeconds = new Histogram({
+    this.engineSeconds = new HotHistogram({
       name: 'taskwire_engine_operation_seconds',
       help: 'Engine operation latency, by operation.',
-      labelNames: ['op'],
+      labelName: 'op',
       buckets: ENGINE_BUCKETS,
       registers,
     });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { TaskwireError, type Task, type TaskEventData } from '@taskwire/protocol';
 import { createMemoryEngine, type MemoryEngine } from '../engine/memory.js';
-import type { StoredEvent } from '../engine/types.js';
+import type { CommitRequest, CommitResult, Engine, StoredEvent } from '../engine/types.js';
 import { createTaskService } from './service.js';
 import type { TaskService } from './types.js';
 
@@ -45,6 +45,14 @@ async function kinds(engine: MemoryEngine, channel: string): Promise<Array<[stri
   return (await events(engine, channel)).map((e) => {
     const data = e.data as TaskEventData;
     return [data.kind, data.kind === 'task.log' ? null : data.task.version];
+  });
+}
+
+/** The same engine without its synchronous store: every change takes the asynchronous path (as on Redis). */
+function asyncOnly(engine: Engine): Engine {
+  return new Proxy(engine, {
+    get: (target, prop, receiver): unknown =>
+      prop === 'sync' ? undefined : (Reflect.get(target, prop, receiver) as unknown),
   });
 }
 
@@ -249,17 +257,31 @@ describe('task service: changes', () => {
   it('turns engine failures into unavailable, keeping the cause', async () => {
     const { engine } = setup();
     const cause = new Error('connection reset');
-    // A real engine whose storage fails on reads: the service must report, not swallow.
+    // A real engine whose storage fails on reads, asynchronously and (its synchronous store) by throwing:
+    // the service must report, not swallow.
     const failing = new Proxy(engine, {
-      get: (target, prop, receiver): unknown =>
-        prop === 'getTask' ? () => Promise.reject(cause) : Reflect.get(target, prop, receiver),
+      get: (target, prop, receiver): unknown => {
+        if (prop === 'getTask') return () => Promise.reject(cause);
+        if (prop === 'sync')
+          return {
+            ...target.sync,
+            getTask: (): never => {
+              throw cause;
+            },
+          };
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
     });
-    const s = createTaskService(failing, { logger });
-    const err = await s.update('job', { progress: 1 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TaskwireError);
-    expect(err).toMatchObject({ code: 'unavailable', cause });
+    for (const e of [failing, asyncOnly(failing)]) {
+      const s = createTaskService(e, { logger });
+      const err = await s.update('job', { progress: 1 }).catch((x: unknown) => x);
+      expect(err).toBeInstanceOf(TaskwireError);
+      expect(err).toMatchObject({ code: 'unavailable', cause });
+    }
+    const s = createTaskService(engine, { logger });
     await engine.close();
     await rejectsWith(s.get('job'), 'unavailable');
+    await rejectsWith(s.update('job', { progress: 1 }), 'unavailable');
   });
 });
 
@@ -381,8 +403,9 @@ describe('task service: concurrency', () => {
   });
 
   it('retries compare-and-set conflicts between services sharing one engine', async () => {
-    const { engine, service } = setup();
-    const nodes = Array.from({ length: 5 }, () => service());
+    const { engine } = setup();
+    // Asynchronous storage, as on Redis: the services' reads and commits interleave and race.
+    const nodes = Array.from({ length: 5 }, () => createTaskService(asyncOnly(engine), { logger }));
     await nodes[0]?.create({ id: 'job', owner: 'alice' });
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) => (nodes[i % 5] as TaskService).update('job', { meta: { [`k${i}`]: i } })),
@@ -392,9 +415,40 @@ describe('task service: concurrency', () => {
     await checkSequence(engine, 'job', 50);
   });
 
-  it('gives up with conflict after maxAttempts lost races', async () => {
+  it('on synchronous storage, applies each change in one step: services sharing the engine never race', async () => {
     const { engine } = setup();
     const nodes = Array.from({ length: 5 }, () => createTaskService(engine, { logger, maxAttempts: 1 }));
+    await nodes[0]?.create({ id: 'job', owner: 'alice' });
+    const settled = await Promise.allSettled(nodes.map((n, i) => n.update('job', { meta: { [`k${i}`]: i } })));
+    expect(settled.map((r) => r.status)).toEqual(Array(5).fill('fulfilled'));
+    await checkSequence(engine, 'job', 5);
+  });
+
+  it('on synchronous storage, a lost compare-and-set (another process wrote) is retried on the asynchronous path', async () => {
+    const { engine } = setup();
+    const s = createTaskService(engine, { logger });
+    await s.create({ id: 'job', owner: 'alice' });
+    let lost = 0;
+    // The first synchronous commit loses, as if another process had written the task in between.
+    const racing = new Proxy(engine, {
+      get: (target, prop, receiver): unknown =>
+        prop === 'sync'
+          ? {
+              getTask: (id: string) => target.sync.getTask(id),
+              commit: (req: CommitRequest): CommitResult =>
+                lost++ === 0 ? { ok: false, reason: 'conflict', current: null } : target.sync.commit(req),
+            }
+          : (Reflect.get(target, prop, receiver) as unknown),
+    });
+    const t = createTaskService(racing, { logger });
+    expect(await t.update('job', { progress: 10 })).toMatchObject({ progress: 10, version: 2 });
+    expect(lost).toBe(1);
+    await checkSequence(engine, 'job', 1);
+  });
+
+  it('gives up with conflict after maxAttempts lost races', async () => {
+    const { engine } = setup();
+    const nodes = Array.from({ length: 5 }, () => createTaskService(asyncOnly(engine), { logger, maxAttempts: 1 }));
     await nodes[0]?.create({ id: 'job', owner: 'alice' });
     const settled = await Promise.allSettled(nodes.map((n, i) => n.update('job', { meta: { [`k${i}`]: i } })));
     const lost = settled.filter((r) => r.status === 'rejected');

@@ -18,7 +18,7 @@ import {
   type TaskChange,
   type TaskEventData,
 } from '@taskwire/protocol';
-import type { CommitRequest, CommitResult, Engine } from '../engine/types.js';
+import type { CommitRequest, CommitResult, Engine, SyncTaskStore } from '../engine/types.js';
 import type { CreateTaskInput, TaskService, UpdateTaskInput } from './types.js';
 
 export interface TaskServiceOptions {
@@ -50,12 +50,16 @@ export function newTaskId(): string {
   return out;
 }
 
-/** Events of a snapshot change: mirrored on the task's channel and its owner's. */
+/**
+ * Events of a snapshot change: mirrored on the task's channel and its owner's, with
+ * the one JSON text of their data (engines store it, the Hub sends it as it is).
+ */
 function snapshotEvents(kind: 'task.created' | 'task.updated', task: Task): CommitRequest['events'] {
   const data: TaskEventData = { kind, task };
+  const json = JSON.stringify(data);
   return [
-    { channel: taskChannel(task.id), data },
-    { channel: userChannel(task.owner), data },
+    { channel: taskChannel(task.id), data, json },
+    { channel: userChannel(task.owner), data, json },
   ];
 }
 
@@ -65,20 +69,54 @@ function stallAtOf(task: Task, now: number): number | null {
 }
 
 /** Engine failures (anything that is not a TaskwireError) become `unavailable`, cause kept. */
-async function viaEngine<T>(what: string, fn: () => Promise<T>): Promise<T> {
+function engineFailure(what: string, err: unknown): Error {
+  if (isTaskwireError(err)) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new TaskwireError('unavailable', `engine ${what} failed: ${detail}`, { cause: err });
+}
+
+/** One engine call, its failure mapped by engineFailure (no `async` frame: this is on every update's path). */
+function viaEngine<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  let pending: Promise<T>;
   try {
-    return await fn();
+    pending = fn();
   } catch (err) {
-    if (isTaskwireError(err)) throw err;
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new TaskwireError('unavailable', `engine ${what} failed: ${detail}`, { cause: err });
+    return Promise.reject(engineFailure(what, err));
   }
+  return pending.catch((err: unknown) => {
+    throw engineFailure(what, err);
+  });
 }
 
 /** Full-jitter backoff between compare-and-set attempts, so nodes racing on one task spread out. */
 function backoff(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(100, 2 ** attempt);
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What a change does to `current`: nothing to store (`task` as it is), or a commit and the task it stores. */
+type Step = { task: Task; commit: null } | { task: Task; commit: CommitRequest };
+
+function planChange(current: Task | null, change: TaskChange, extra: CommitRequest['events'], now: number): Step {
+  // reduce() throws not_found for a missing task: never a silent create.
+  const next = reduce(current, change, now);
+  const base = current as Task;
+  if (next === null) {
+    const stallAt = stallAtOf(base, now);
+    // Nothing to store: no events and no deadline to push (only running tasks have one).
+    if (extra.length === 0 && stallAt === null) return { task: base, commit: null };
+    return { task: base, commit: { task: base, expectedVersion: base.version, events: extra, stallAt } };
+  }
+  const events = snapshotEvents('task.updated', next);
+  return {
+    task: next,
+    commit: {
+      task: next,
+      expectedVersion: base.version,
+      events: extra.length === 0 ? events : [...events, ...extra],
+      stallAt: stallAtOf(next, now),
+    },
+  };
 }
 
 function validateLines(lines: unknown): string[] {
@@ -99,8 +137,8 @@ class DefaultTaskService implements TaskService {
   private readonly newId: () => string;
   private readonly maxAttempts: number;
   private readonly sweepBatch: number;
-  /** Tail of the queue of changes per task on this node (see serialized()). */
-  private readonly queues = new Map<string, Promise<void>>();
+  /** Per task with a change running on this node: the changes waiting for it (see serialized()). */
+  private readonly queues = new Map<string, Array<() => void>>();
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
 
@@ -235,27 +273,66 @@ class DefaultTaskService implements TaskService {
     return result.ok;
   }
 
+  /**
+   * On an engine with synchronous storage, a change to a task with none queued on this
+   * node is applied at once (see changeNow); otherwise, and after a lost
+   * compare-and-set, it goes through the task's queue and the asynchronous path.
+   */
   private change(id: string, change: TaskChange, extra: CommitRequest['events'] = []): Promise<Task> {
+    const sync = this.engine.sync;
+    if (sync && !this.queues.has(id)) {
+      try {
+        const task = this.changeNow(sync, id, change, extra);
+        if (task) return Promise.resolve(task);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
     return this.serialized(id, () => this.changeWithRetry(id, change, extra));
   }
 
   /**
    * Changes to one task from this node run one at a time: they would only make each
    * other lose compare-and-set races. Compare-and-set still arbitrates between nodes.
+   * The first change of a task runs at once; later ones wait in its queue, each
+   * started when the one before it settles.
    */
-  private async serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(id) ?? Promise.resolve();
-    let release = (): void => undefined;
-    const done = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => done);
-    this.queues.set(id, tail);
-    try {
-      await previous;
-      return await fn();
-    } finally {
-      release();
-      if (this.queues.get(id) === tail) this.queues.delete(id);
+  private serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const waiting = this.queues.get(id);
+    if (!waiting) {
+      this.queues.set(id, []);
+      return this.runQueued(id, fn);
     }
+    return new Promise<T>((resolve, reject) => {
+      waiting.push(() => {
+        this.runQueued(id, fn).then(resolve, reject);
+      });
+    });
+  }
+
+  private runQueued<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const next = (): void => {
+      const waiting = this.queues.get(id);
+      const start = waiting?.shift();
+      if (start) start();
+      else this.queues.delete(id);
+    };
+    let pending: Promise<T>;
+    try {
+      pending = fn();
+    } catch (err) {
+      pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return pending.then(
+      (value) => {
+        next();
+        return value;
+      },
+      (err: unknown) => {
+        next();
+        throw err;
+      },
+    );
   }
 
   /**
@@ -267,29 +344,38 @@ class DefaultTaskService implements TaskService {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       if (attempt > 0) await backoff(attempt);
       const current = await viaEngine('getTask', () => this.engine.getTask(id));
-      const now = this.now();
-      // reduce() throws not_found for a missing task: never a silent create.
-      const next = reduce(current, change, now);
-      const base = current as Task;
-      let result: CommitResult;
-      if (next === null) {
-        const stallAt = stallAtOf(base, now);
-        // Nothing to store: no events and no deadline to push (only running tasks have one).
-        if (extra.length === 0 && stallAt === null) return base;
-        result = await this.commit({ task: base, expectedVersion: base.version, events: extra, stallAt });
-        if (result.ok) return base;
-      } else {
-        result = await this.commit({
-          task: next,
-          expectedVersion: base.version,
-          events: [...snapshotEvents('task.updated', next), ...extra],
-          stallAt: stallAtOf(next, now),
-        });
-        if (result.ok) return next;
-      }
+      const step = planChange(current, change, extra, this.now());
+      if (!step.commit) return step.task;
+      const result = await this.commit(step.commit);
+      if (result.ok) return step.task;
       if (result.reason === 'duplicate') throw new TaskwireError('internal', 'engine reported a duplicate on update');
     }
     throw new TaskwireError('conflict', `task ${id} is changing too fast; try again`);
+  }
+
+  /**
+   * The same change in one synchronous step, on an engine with synchronous storage:
+   * the new snapshot, or null when compare-and-set lost (another process wrote the
+   * task: the caller retries on the asynchronous path, with backoff).
+   */
+  private changeNow(sync: SyncTaskStore, id: string, change: TaskChange, extra: CommitRequest['events']): Task | null {
+    let current: Task | null;
+    try {
+      current = sync.getTask(id);
+    } catch (err) {
+      throw engineFailure('getTask', err);
+    }
+    const step = planChange(current, change, extra, this.now());
+    if (!step.commit) return step.task;
+    let result: CommitResult;
+    try {
+      result = sync.commit(step.commit);
+    } catch (err) {
+      throw engineFailure('commit', err);
+    }
+    if (result.ok) return step.task;
+    if (result.reason === 'duplicate') throw new TaskwireError('internal', 'engine reported a duplicate on update');
+    return null;
   }
 
   private commit(req: CommitRequest): Promise<CommitResult> {

@@ -33,13 +33,16 @@ import { authorizePublish, authorizeSubscribe } from '../auth/permissions.js';
 import { AuthError, type Authenticator, type Principal } from '../auth/types.js';
 import type { ServerConfig } from '../config-types.js';
 import type { Engine } from '../engine/types.js';
-import type { Hub, Subscriber } from '../hub/types.js';
+import type { EncodedEvent, Hub, Subscriber } from '../hub/types.js';
 import { BadFrameWindow, CLOSE, TimerSlot, type CloseSpec } from './connection-parts.js';
 import { canSend, releasesResources, transition, type ConnectionState } from './connection-state.js';
 
 /** What a connection needs from its transport. */
 export interface WireSocket {
-  send(data: Buffer | string): void;
+  /** A text frame the connection built (a reply, an error, the welcome). */
+  send(text: string): void;
+  /** An event, as the Hub encoded it once for every subscriber. */
+  sendEvent(event: EncodedEvent): void;
   close(code: number, reason: string): void;
   terminate(): void;
   readonly bufferedAmount: number;
@@ -47,7 +50,7 @@ export interface WireSocket {
 
 export type Credential = { kind: 'token' | 'ticket'; value: string };
 
-export interface ConnectionDeps {
+export interface ConnectionDeps<S extends WireSocket = WireSocket> {
   readonly config: Pick<
     ServerConfig,
     | 'authTimeoutMs'
@@ -71,14 +74,14 @@ export interface ConnectionDeps {
   /** Events written, per transport (metrics): `ws` is bumped once per delivered event. */
   readonly delivered?: { ws: number };
   onSlowConsumer(): void;
-  onClosed(conn: Connection): void;
+  onClosed(conn: Connection<S>): void;
 }
 
 /** setTimeout's largest delay; a later token expiry is re-checked when it fires. */
 const MAX_TIMER_MS = 2_147_483_647;
 const EMPTY_RESULT = '{}';
 
-export class Connection implements Subscriber {
+export class Connection<S extends WireSocket = WireSocket> implements Subscriber {
   private state: ConnectionState = 'authenticating';
   private principal: Principal | null = null;
   /** Channel → whether its subscribe is still being set up. */
@@ -90,8 +93,8 @@ export class Connection implements Subscriber {
 
   constructor(
     readonly id: string,
-    private readonly socket: WireSocket,
-    private readonly deps: ConnectionDeps,
+    readonly socket: S,
+    private readonly deps: ConnectionDeps<S>,
   ) {
     this.timer = new TimerSlot(deps.timers);
   }
@@ -146,9 +149,10 @@ export class Connection implements Subscriber {
 
   /* ---------- Subscriber (called by the Hub) ---------- */
 
-  deliver(_channel: string, frame: Buffer): void {
+  deliver(_channel: string, event: EncodedEvent): void {
     if (this.state !== 'open') return;
-    this.send(frame);
+    this.socket.sendEvent(event);
+    this.checkBuffer();
     if (this.deps.delivered) this.deps.delivered.ws += 1;
   }
 
@@ -202,8 +206,13 @@ export class Connection implements Subscriber {
     });
   }
 
-  private send(data: Buffer | string): void {
-    this.socket.send(data);
+  private send(text: string): void {
+    this.socket.send(text);
+    this.checkBuffer();
+  }
+
+  /** After every send: a send buffer over the limit closes the connection with 4009 (slow consumer). */
+  private checkBuffer(): void {
     if (this.socket.bufferedAmount > this.deps.config.sendBufferBytes && this.state === 'open') {
       this.deps.onSlowConsumer();
       this.closeWith(CLOSE.slowConsumer);

@@ -1,9 +1,16 @@
 /**
  * The WebSocket endpoint: exactly one route, `GET /ws` (mounted under `/api/v1` by
- * the caller). The caller registers `@fastify/websocket` once, in the same scope,
- * with `maxPayload: config.maxFrameBytes` (ws closes 1009 above it) and calls
- * `closeAll(1012, …)` from a preClose hook that runs before the plugin's own (see
- * plugin.ts).
+ * the caller), which answers a plain GET with 426; the upgrade itself is taken from
+ * the HTTP server's `upgrade` event for exactly that path and handed to a `ws`
+ * server (`noServer`, `maxPayload: config.maxFrameBytes`: ws closes 1009 above it),
+ * as Socket.IO and ws's own servers attach. An upgrade costs no Fastify request,
+ * reply or child logger, and nothing of the handshake outlives it (the upgrade
+ * request and its socket are not tied to any HTTP response). Upgrades to other paths
+ * are left to the host's other `upgrade` listeners; with none, they are refused with
+ * 404. A host app that registered @fastify/websocket before taskwire upgrades every
+ * path itself, through Fastify: then the route's `wsHandler` takes the socket and
+ * taskwire adds no listener. The caller calls `closeAll(1012, …)` from a preClose
+ * hook (see plugin.ts).
  *
  * - The handshake always completes; authentication follows (first `auth` frame,
  *   `?token=` or `?ticket=`), so a refused client always gets an error frame and a
@@ -15,31 +22,26 @@
  * - The request URL may carry a credential: only a redacted URL is ever logged.
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
-import type { RawData, WebSocket } from 'ws';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ServerContext } from '../context.js';
 import { SECURITY, errorResponses } from '../http/openapi-schemas.js';
 import { redactUrl } from '../logger.js';
 import { CLOSE } from './connection-parts.js';
-import { Connection, type ConnectionDeps, type Credential, type WireSocket } from './connection.js';
+import { Connection, type ConnectionDeps, type Credential } from './connection.js';
 import type { WebSocketGateway } from './types.js';
+import { Wire } from './wire.js';
 
 export interface WebSocketEndpointOptions {
   /** How long a socket we closed may take to finish closing before it is terminated (default 2000 ms). */
   closeGraceMs?: number;
 }
 
-interface Peer {
-  readonly ws: WebSocket;
-  /** Pings sent since the last pong. */
-  missed: number;
-}
-
 type GatewayPhase = 'running' | 'closing';
 
-const TEXT = { binary: false } as const;
 const WS_SCHEMA = {
   summary: 'The WebSocket endpoint (the only one)',
   description:
@@ -70,75 +72,29 @@ const UPGRADE_REQUIRED = {
   },
 } as const;
 
-/** A complete unmasked text frame (RFC 6455 §5.2): FIN + opcode 1, the payload length, the payload. */
-export function textFrame(payload: Buffer): Buffer {
-  const n = payload.length;
-  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
-  const out = Buffer.allocUnsafe(head + n);
-  out[0] = 0x81;
-  if (n < 126) out[1] = n;
-  else if (n < 65_536) {
-    out[1] = 126;
-    out.writeUInt16BE(n, 2);
-  } else {
-    out[1] = 127;
-    out.writeBigUInt64BE(BigInt(n), 2);
-  }
-  payload.copy(out, head);
-  return out;
-}
-
-/**
- * The event being broadcast → its WebSocket frame. The Hub hands every subscriber the
- * same Buffer for one event, one after the other, so one entry frames each event once
- * (Socket.IO's broadcast does the same with `wsPreEncodedFrame`).
- */
-class SharedFrame {
-  private payload: Buffer | null = null;
-  private frame: Buffer = Buffer.alloc(0);
-
-  of(payload: Buffer): Buffer {
-    if (payload !== this.payload) {
-      this.frame = textFrame(payload);
-      this.payload = payload;
-    }
-    return this.frame;
-  }
-}
-
-/**
- * Let the upgrade's HTTP objects go once the WebSocket is open: the TCP socket keeps the
- * ServerResponse @fastify/websocket made to route the upgrade (`_httpMessage`, holding the
- * IncomingMessage), and the plugin's 'error' listener closes over the Fastify request and
- * reply (~3 KB of heap per connection, docs/performance.md). The replacement listener does
- * what the errorHandler given to the plugin (plugin.ts) does.
- */
-function releaseHandshake(ws: WebSocket, raw: Socket, request: FastifyRequest, logger: Logger, id: string): void {
-  const held = raw as Socket & { _httpMessage?: { req?: unknown } | null };
-  if (held._httpMessage?.req === request.raw) held._httpMessage = null;
-  ws.removeAllListeners('error');
-  ws.on('error', (err) => {
-    logger.debug({ err, connection: id }, 'ws: socket error');
-    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.terminate();
-  });
-}
-
 export function registerWebSocket(
   app: FastifyInstance,
   ctx: ServerContext,
   options: WebSocketEndpointOptions = {},
 ): WebSocketGateway {
   const { config, logger } = ctx;
-  const registry = new Map<Connection, Peer>();
+  const path = `${app.prefix}/ws`;
+  /** Every socket of this endpoint, open or closing, with its wire. */
+  const wires = new Map<WebSocket, Wire>();
   const userConnections = new Map<string, number>();
   const timers = { active: 0 };
-  const shared = new SharedFrame();
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
   let slowConsumerCloses = 0;
   let phase: GatewayPhase = 'running';
   let heartbeat: NodeJS.Timeout | null = null;
   let idleWaiters: Array<() => void> = [];
 
-  const deps: ConnectionDeps = {
+  const deps: ConnectionDeps<Wire> = {
     config,
     hub: ctx.hub,
     engine: ctx.engine,
@@ -164,9 +120,9 @@ export function registerWebSocket(
       slowConsumerCloses += 1;
     },
     onClosed(conn) {
-      if (!registry.delete(conn)) return;
+      if (!wires.delete(conn.socket.ws)) return;
       logger.debug({ connection: conn.id, user: conn.user }, 'ws: connection closed');
-      if (registry.size > 0) return;
+      if (wires.size > 0) return;
       stopHeartbeat();
       const waiters = idleWaiters;
       idleWaiters = [];
@@ -174,17 +130,35 @@ export function registerWebSocket(
     },
   };
 
+  // One listener of each kind for every socket: `this` is the socket, its wire is in `wires`.
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    wires.get(this)?.conn.onMessage(isBinary ? null : rawToString(data));
+  }
+  function onPong(this: WebSocket): void {
+    const wire = wires.get(this);
+    if (wire) wire.missed = 0;
+  }
+  function onClose(this: WebSocket): void {
+    wires.get(this)?.conn.onSocketClosed();
+  }
+  // ws protocol errors (an oversized or malformed frame) are the client's fault: debug, not error.
+  function onError(this: WebSocket, err: Error): void {
+    logger.debug({ err, connection: wires.get(this)?.conn.id }, 'ws: socket error');
+    // A protocol error already started the close handshake (e.g. 1009): let it finish.
+    if (this.readyState === this.OPEN || this.readyState === this.CONNECTING) this.terminate();
+  }
+
   function tick(): void {
-    for (const peer of Array.from(registry.values())) {
-      if (peer.missed >= 2) {
-        peer.ws.terminate();
+    for (const wire of Array.from(wires.values())) {
+      if (wire.missed >= 2) {
+        wire.terminate();
         continue;
       }
-      peer.missed += 1;
+      wire.missed += 1;
       try {
-        peer.ws.ping();
+        wire.ws.ping();
       } catch {
-        peer.ws.terminate();
+        wire.terminate();
       }
     }
   }
@@ -200,63 +174,72 @@ export function registerWebSocket(
     heartbeat = null;
   }
 
-  function onConnection(ws: WebSocket, request: FastifyRequest): void {
+  function onConnection(ws: WebSocket, raw: Socket, url: string): void {
     const id = `c_${randomBytes(12).toString('base64url')}`;
-    // The upgraded TCP socket ws writes to. With no extension negotiated (taskwire never enables
-    // permessage-deflate) ws's Sender writes synchronously, so an event frame written here stays in
-    // order with ws's own replies, pings and close frame, and ws.bufferedAmount still counts it.
-    const raw = request.raw.socket;
-    const direct = ws.extensions === '';
-    releaseHandshake(ws, raw, request, logger, id);
-    const socket: WireSocket = {
-      send: (data) => {
-        if (direct && typeof data !== 'string' && ws.readyState === ws.OPEN) raw.write(shared.of(data));
-        else ws.send(data, TEXT);
-      },
-      close: (code, reason) => ws.close(code, reason),
-      terminate: () => ws.terminate(),
-      get bufferedAmount() {
-        return ws.bufferedAmount;
-      },
-    };
-    const conn = new Connection(id, socket, deps);
-    const peer: Peer = { ws, missed: 0 };
-    const full = registry.size >= config.maxConnections;
-    registry.set(conn, peer);
-    ws.on('message', (data: RawData, isBinary: boolean) => conn.onMessage(isBinary ? null : rawToString(data)));
-    ws.on('pong', () => {
-      peer.missed = 0;
-    });
-    ws.on('close', () => conn.onSocketClosed());
-    logger.debug({ connection: id, url: redactUrl(request.url) }, 'ws: connection accepted');
+    const wire = new Wire(ws, raw);
+    const conn = new Connection(id, wire, deps);
+    wire.conn = conn;
+    const full = wires.size >= config.maxConnections;
+    wires.set(ws, wire);
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+    if (logger.isLevelEnabled('debug'))
+      logger.debug({ connection: id, url: redactUrl(url) }, 'ws: connection accepted');
 
     if (phase !== 'running') return conn.closeWith(CLOSE.restarting, 'the server is restarting');
     if (full) return conn.closeWith(CLOSE.connectionLimit, 'this node has reached its connection limit');
     startHeartbeat();
-    conn.start(credentialOf(request.query));
+    conn.start(credentialOf(url));
   }
 
-  app.route({
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    if ((q < 0 ? url : url.slice(0, q)) !== path) {
+      // Another path: the host's own upgrade listeners may take it; with none, nobody would answer.
+      if (app.server.listenerCount('upgrade') === 1) refuse(socket, 404, 'Not Found');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket as Socket, url));
+  }
+
+  // A host app that registered @fastify/websocket before taskwire routes every upgrade through Fastify and
+  // wraps every route: then ours is upgraded by it (`wsHandler`), and taskwire adds no listener of its own.
+  const viaHost = app.hasDecorator('websocketServer');
+  const route: RouteOptions & { wsHandler?: (ws: WebSocket, request: FastifyRequest) => void } = {
     method: 'GET',
     url: '/ws',
     schema: WS_SCHEMA,
     // The query schema documents; a refused handshake would hide the reason from the client.
     attachValidation: true,
-    handler(_request: FastifyRequest, reply: FastifyReply) {
+    handler(request: FastifyRequest, reply: FastifyReply) {
+      // An upgrade routed here by a host's upgrade listener added after taskwire's was upgraded by
+      // taskwire's (listeners run in order): leave its socket alone.
+      if (request.headers.upgrade?.toLowerCase() === 'websocket') return reply.hijack();
       return reply.code(426).header('upgrade', 'websocket').send(UPGRADE_REQUIRED);
     },
-    wsHandler: onConnection,
-  });
+    wsHandler: (ws, request) => onConnection(ws, request.raw.socket, request.url),
+  };
+  app.route(route);
+  if (!viaHost) {
+    app.server.on('upgrade', onUpgrade);
+    app.addHook('onClose', (_instance, done) => {
+      app.server.off('upgrade', onUpgrade);
+      wss.close(() => done());
+    });
+  }
 
   return {
-    connectionCount: () => registry.size,
+    connectionCount: () => wires.size,
     timerCount: () => timers.active,
     slowConsumerCloses: () => slowConsumerCloses,
     async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
       phase = 'closing';
       stopHeartbeat();
-      for (const conn of Array.from(registry.keys())) conn.closeWith({ code, reason });
-      if (registry.size === 0) return;
+      for (const wire of Array.from(wires.values())) wire.conn.closeWith({ code, reason });
+      if (wires.size === 0) return;
       let timeout: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         idleWaiters.push(resolve);
@@ -264,16 +247,27 @@ export function registerWebSocket(
         timeout.unref();
       });
       clearTimeout(timeout);
-      for (const peer of Array.from(registry.values())) peer.ws.terminate();
+      for (const wire of Array.from(wires.values())) wire.terminate();
     },
   };
 }
 
-function credentialOf(query: unknown): Credential | null {
-  if (typeof query !== 'object' || query === null) return null;
-  const { ticket, token } = query as { ticket?: unknown; token?: unknown };
-  if (typeof ticket === 'string' && ticket !== '') return { kind: 'ticket', value: ticket };
-  if (typeof token === 'string' && token !== '') return { kind: 'token', value: token };
+/** Answer an upgrade nobody takes, and drop the socket. */
+function refuse(socket: Duplex, status: number, text: string): void {
+  if (!socket.writable) return void socket.destroy();
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** `?ticket=` or `?token=` of the upgrade URL (a ticket wins). */
+function credentialOf(url: string): Credential | null {
+  const q = url.indexOf('?');
+  if (q < 0) return null;
+  const params = new URLSearchParams(url.slice(q + 1));
+  const ticket = params.get('ticket');
+  if (ticket) return { kind: 'ticket', value: ticket };
+  const token = params.get('token');
+  if (token) return { kind: 'token', value: token };
   return null;
 }
 
