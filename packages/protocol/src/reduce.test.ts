@@ -252,6 +252,17 @@ describe('reduce: update fields', () => {
     expect(outcome(running, { type: 'update', ...fields })).toEqual(bad);
   });
 
+  it('refuses meta that grows over the limit by merging, from a snapshot it made or one read back', () => {
+    const half = 'x'.repeat(LIMITS.jsonBytes / 2);
+    const first = reduce(running, { type: 'update', meta: { a: half } }, T1) as Task;
+    // The same snapshot as an engine would read it back (no reduce-made objects in it).
+    for (const t of [first, JSON.parse(JSON.stringify(first)) as Task]) {
+      expect(outcome(t, { type: 'update', meta: { b: half } })).toEqual(bad);
+      expect((reduce(t, { type: 'update', meta: { a: null, b: half } }, T1) as Task).meta).toEqual({ b: half });
+      expect((reduce(t, { type: 'update', meta: { c: 1 } }, T1) as Task).meta).toEqual({ a: half, c: 1 });
+    }
+  });
+
   it('merges meta, deleting keys set to null', () => {
     const t = taskIn('running', { meta: { keep: 1, drop: 2, change: 'a' } });
     const next = reduce(t, { type: 'update', meta: { drop: null, change: 'b', add: [1] } }, T1) as Task;

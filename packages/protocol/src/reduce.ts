@@ -67,7 +67,7 @@ const conflict = (message: string): TaskwireError => new TaskwireError('conflict
  * (terminal states are final), `not_found` for a change to a missing task.
  */
 export function reduce(task: Task | null, change: TaskChange, now: number): Task | null {
-  const at = new Date(now).toISOString();
+  const at = isoTime(now);
   if (change.type === 'create') {
     if (task) throw conflict(`task ${task.id} already exists`);
     return freezeDeep(create(change, at));
@@ -80,6 +80,17 @@ export function reduce(task: Task | null, change: TaskChange, now: number): Task
   if (next.status === 'running' && task.status !== 'running' && next.startedAt === null) next.startedAt = at;
   if (isTerminalStatus(next.status)) next.finishedAt = at;
   return freezeDeep(next);
+}
+
+/** `now` as ISO 8601; the last one is kept (a busy server formats the same millisecond many times). */
+let lastMs = Number.NaN;
+let lastIso = '';
+function isoTime(now: number): string {
+  if (now !== lastMs) {
+    lastIso = new Date(now).toISOString();
+    lastMs = now;
+  }
+  return lastIso;
 }
 
 function create(change: Extract<TaskChange, { type: 'create' }>, at: string): Task {
@@ -173,12 +184,19 @@ function update(task: Task, change: Extract<TaskChange, { type: 'update' }>): Ta
     changed = true;
   }
   if (change.meta !== undefined) {
+    if (typeof change.meta !== 'object' || change.meta === null || Array.isArray(change.meta)) {
+      throw bad('meta must be an object');
+    }
+    const text = JSON.stringify(change.meta);
+    if (overLimit(text)) throw tooLarge('meta');
     const meta: Record<string, JsonValue> = { ...task.meta };
-    for (const [k, v] of Object.entries(jsonObjectCopy(change.meta, 'meta'))) {
+    for (const [k, v] of Object.entries(JSON.parse(text) as Record<string, JsonValue | null>)) {
       if (v === null) delete meta[k];
       else meta[k] = v;
     }
-    if (overLimit(JSON.stringify(meta))) throw tooLarge('meta');
+    // The merged JSON is at most the old one plus the new part: measured only when that bound is over the limit.
+    const bound = metaLength(task.meta) + text.length;
+    metaLengths.set(meta, bound * 3 > LIMITS.jsonBytes ? exactLength(meta) : bound);
     next.meta = meta;
     changed = true;
   }
@@ -274,6 +292,26 @@ function jsonCopy<T>(value: T, field: string): T {
   const text = JSON.stringify(value) ?? 'null';
   if (overLimit(text)) throw tooLarge(field);
   return typeof value === 'object' && value !== null ? (JSON.parse(text) as T) : value;
+}
+
+/**
+ * JSON text lengths of meta objects reduce() made, or an upper bound of them (snapshots
+ * are immutable, so a length stays true): a meta update then needs no second
+ * serialization of the merged meta to check its size.
+ */
+const metaLengths = new WeakMap<object, number>();
+
+function metaLength(meta: Record<string, JsonValue>): number {
+  let n = metaLengths.get(meta);
+  if (n === undefined) metaLengths.set(meta, (n = JSON.stringify(meta).length));
+  return n;
+}
+
+/** The merged meta's exact length, refused over the limit. */
+function exactLength(meta: Record<string, JsonValue>): number {
+  const text = JSON.stringify(meta);
+  if (overLimit(text)) throw tooLarge('meta');
+  return text.length;
 }
 
 function jsonObjectCopy<T>(value: T, field: string): T {

@@ -16,6 +16,11 @@ export function newEpoch(): string {
   return out;
 }
 
+// Shared by every log with nothing retained; never written (append replaces them first).
+const NO_TIMES: number[] = [];
+const NO_TEXTS: string[] = [];
+const NO_DATA: unknown[] = [];
+
 /**
  * One channel's retained events with its position. Offsets are contiguous, so the
  * event with offset `o` sits at index `o - firstOffset` past `head`: lookups are
@@ -32,10 +37,11 @@ export class ChannelLog {
   top = 0;
   /** Last time the channel was written or read, for eviction of idle empty channels. */
   touchedAt: number;
-  private times: number[] = [];
-  private texts: string[] = [];
+  // Allocated by the first append: a channel that is only watched holds no arrays.
+  private times: number[] = NO_TIMES;
+  private texts: string[] = NO_TEXTS;
   /** Data parsed by a read, by index (undefined: not read yet). */
-  private parsed: unknown[] = [];
+  private parsed: unknown[] = NO_DATA;
   private head = 0;
 
   constructor(
@@ -58,6 +64,11 @@ export class ChannelLog {
   append(data: unknown, json: string, now: number): StoredEvent {
     this.touchedAt = now;
     this.top += 1;
+    if (this.texts === NO_TEXTS) {
+      this.times = [];
+      this.texts = [];
+      this.parsed = [];
+    }
     this.times.push(now);
     this.texts.push(json);
     return Object.freeze({ channel: this.channel, epoch: this.epoch, offset: this.top, time: now, data, json });
@@ -73,9 +84,9 @@ export class ChannelLog {
     if (drop === 0) return;
     this.head += drop;
     if (this.head === this.texts.length) {
-      this.times = [];
-      this.texts = [];
-      this.parsed = [];
+      this.times = NO_TIMES;
+      this.texts = NO_TEXTS;
+      this.parsed = NO_DATA;
       this.head = 0;
     } else if (this.head >= 1024 && this.head * 2 >= this.texts.length) {
       this.times = this.times.slice(this.head);

@@ -32,20 +32,25 @@ export class LocalFanout {
     return this.listeners.has(channel);
   }
 
-  /** Add a listener; the returned function removes it (idempotent). */
-  add(channel: string, listener: EventListener): () => void {
+  /** Add a listener; the returned function removes it (idempotent; the engine's `Unsubscribe`). */
+  subscribe(channel: string, listener: EventListener): () => Promise<void> {
     const sub: Subscription = { listener, active: true };
     // Copy on write: a queued event holds the old array, so it never reaches the new listener.
     this.listeners.set(channel, [...(this.listeners.get(channel) ?? []), sub]);
     this.subscriptionCount += 1;
     return () => {
-      if (!sub.active) return;
-      sub.active = false;
-      this.subscriptionCount -= 1;
-      const rest = (this.listeners.get(channel) ?? []).filter((s) => s !== sub);
-      if (rest.length > 0) this.listeners.set(channel, rest);
-      else this.listeners.delete(channel);
+      this.remove(channel, sub);
+      return Promise.resolve();
     };
+  }
+
+  private remove(channel: string, sub: Subscription): void {
+    if (!sub.active) return;
+    sub.active = false;
+    this.subscriptionCount -= 1;
+    const rest = (this.listeners.get(channel) ?? []).filter((s) => s !== sub);
+    if (rest.length > 0) this.listeners.set(channel, rest);
+    else this.listeners.delete(channel);
   }
 
   /**
@@ -60,17 +65,20 @@ export class LocalFanout {
     if (this.outbox.length === 0 || this.delivering) return;
     this.delivering = true;
     try {
-      for (let entry = this.outbox.shift(); entry; entry = this.outbox.shift()) {
-        for (const sub of entry.subs) {
+      // Delivering may queue more (a listener that commits): the loop takes them in order.
+      for (let i = 0; i < this.outbox.length; i++) {
+        const { event, subs } = this.outbox[i] as { event: StoredEvent; subs: Subscription[] };
+        for (const sub of subs) {
           if (!sub.active) continue;
           try {
-            sub.listener(entry.event);
+            sub.listener(event);
           } catch (err) {
-            this.report(err, entry.event.channel);
+            this.report(err, event.channel);
           }
         }
       }
     } finally {
+      this.outbox.length = 0;
       this.delivering = false;
     }
   }

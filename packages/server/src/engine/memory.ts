@@ -42,8 +42,15 @@ export interface MemoryEngineOptions {
 /** JSON.stringify(undefined) is undefined: an event of undefined is stored as null, as JSON would. */
 const jsonOf = (data: unknown): string => JSON.stringify(data) ?? 'null';
 
-/** Channels examined per write for age trimming and eviction: bounded work per call. */
-const SWEEP_BATCH = 4;
+/**
+ * Channels examined for age trimming and eviction: one per write, plus four for every
+ * channel created (taken by the next writes, at most `SWEEP_MAX` per write), so the
+ * sweep outpaces creation and the channel map stays bounded, while a write to a busy
+ * node touches one other channel, not four.
+ */
+const SWEEP_PER_WRITE = 1;
+const SWEEP_PER_NEW_CHANNEL = 4;
+const SWEEP_MAX = 8;
 
 export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
@@ -55,6 +62,8 @@ export class MemoryEngine implements Engine {
   private readonly order = new TaskList();
   private readonly channels = new Map<string, ChannelLog>();
   private channelCursor: Iterator<ChannelLog> | null = null;
+  /** Channels owed to the sweep by channel creation (see SWEEP_PER_NEW_CHANNEL). */
+  private sweepDue = 0;
   private readonly stalls = new StallIndex();
   private readonly createKeys = new ExpiringMap<string>();
   private readonly publishKeys = new ExpiringMap<StoredEvent>();
@@ -179,13 +188,7 @@ export class MemoryEngine implements Engine {
   }
 
   subscribe(channel: string, listener: EventListener): Promise<Unsubscribe> {
-    return this.run((): Unsubscribe => {
-      const remove = this.fanout.add(channel, listener);
-      return () => {
-        remove();
-        return Promise.resolve();
-      };
-    });
+    return this.run(() => this.fanout.subscribe(channel, listener));
   }
 
   ping(): Promise<void> {
@@ -242,6 +245,7 @@ export class MemoryEngine implements Engine {
     if (!log) {
       log = new ChannelLog(name, now);
       this.channels.set(name, log);
+      this.sweepDue += SWEEP_PER_NEW_CHANNEL;
     }
     return log;
   }
@@ -254,7 +258,7 @@ export class MemoryEngine implements Engine {
   }
 
   /**
-   * Bounded background work on every write: trim a few channels by age, and forget
+   * Bounded background work on every write: trim a channel or a few by age, and forget
    * channels that retain nothing, have no listener and were idle for a whole TTL, so
    * the channel map cannot grow for ever. A forgotten channel comes back with a new
    * epoch, which clients handle like every other epoch change (recovered: false).
@@ -263,7 +267,9 @@ export class MemoryEngine implements Engine {
     this.publishKeys.prune(now);
     this.createKeys.prune(now);
     this.claims.prune(now);
-    for (let i = 0; i < SWEEP_BATCH && this.channels.size > 0; i++) {
+    const extra = Math.min(this.sweepDue, SWEEP_MAX - SWEEP_PER_WRITE);
+    this.sweepDue -= extra;
+    for (let i = 0; i < SWEEP_PER_WRITE + extra && this.channels.size > 0; i++) {
       this.channelCursor ??= this.channels.values();
       const step = this.channelCursor.next();
       if (step.done) {

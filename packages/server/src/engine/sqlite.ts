@@ -272,13 +272,7 @@ export class SqliteEngine implements Engine {
   }
 
   subscribe(channel: string, listener: EventListener): Promise<Unsubscribe> {
-    return this.run((): Unsubscribe => {
-      const remove = this.fanout.add(channel, listener);
-      return () => {
-        remove();
-        return Promise.resolve();
-      };
-    });
+    return this.run(() => this.fanout.subscribe(channel, listener));
   }
 
   ping(): Promise<void> {

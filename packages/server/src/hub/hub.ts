@@ -26,6 +26,7 @@ import {
 import type { Logger } from 'pino';
 import type { Engine, StoredEvent, Unsubscribe } from '../engine/types.js';
 import { encodeEvent, eventPrefix, type EncodedEvent } from './encoded-event.js';
+import { SmallMap } from '../small-map.js';
 import { RateCounter } from './rates.js';
 import { readEvents } from './read-events.js';
 import type { Hub, HubStats, HubSubscribeOptions, Subscriber } from './types.js';
@@ -66,13 +67,13 @@ interface Channel {
   /** `{"type":"event","channel":"<name>","epoch":"<epoch>","offset":` (see encoded-event.ts), made on first use per epoch. */
   prefix: Buffer | null;
   offset: number;
-  readonly entries: Map<Subscriber, Entry>;
+  readonly entries: SmallMap<Subscriber, Entry>;
   /** Immutable snapshot of `entries` for iteration; rebuilt lazily after a change. */
   list: Entry[] | null;
   unsubscribe: Unsubscribe | null;
   ready: Promise<void>;
   /** Events received but not processed yet (while starting, delivering or filling). */
-  readonly queue: StoredEvent[];
+  queue: StoredEvent[];
 }
 
 /** Read a phase without the narrowing TypeScript keeps across `await` (other code may have changed it). */
@@ -80,11 +81,15 @@ const phaseOf = (x: { phase: ChannelPhase | EntryPhase }): ChannelPhase | EntryP
 
 const NO_FRAMES: EncodedEvent[] = [];
 const NO_OFFSETS: number[] = [];
+const READY = Promise.resolve();
+/** The queue of a channel with nothing queued (an idle channel holds no array); never written. */
+const NO_EVENTS: StoredEvent[] = [];
 
 export function createHub(engine: Engine, opts: HubOptions): Hub {
   const { logger, historySize, onFirstWrite } = opts;
   const channels = new Map<string, Channel>();
-  const bySubscriber = new Map<Subscriber, Set<Channel>>();
+  /** Each subscriber's channels (by name), for removeSubscriber. */
+  const bySubscriber = new Map<Subscriber, SmallMap<string, Channel>>();
   const releasing = new Set<Promise<void>>();
   const eventsIn = new RateCounter();
   const eventsOut = new RateCounter();
@@ -99,11 +104,11 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
       epoch: '',
       prefix: null,
       offset: 0,
-      entries: new Map(),
+      entries: new SmallMap(),
       list: null,
       unsubscribe: null,
       ready: Promise.resolve(),
-      queue: [],
+      queue: NO_EVENTS,
     };
     channels.set(name, ch);
     ch.ready = start(ch);
@@ -122,6 +127,7 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
       if (phaseOf(ch) === 'closed') return;
       setPosition(ch, position);
       ch.phase = 'live';
+      ch.ready = READY; // the start's promise and what it holds can go
       pump(ch);
     } catch (err) {
       logger.warn({ err, channel: ch.name }, 'hub: could not open the engine subscription');
@@ -154,16 +160,15 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
     if (ch.phase === 'closed') return;
     ch.phase = 'closed';
     if (channels.get(ch.name) === ch) channels.delete(ch.name);
-    ch.queue.length = 0;
-    const entries = Array.from(ch.entries.values());
-    for (const entry of entries) detach(ch, entry);
+    ch.queue = NO_EVENTS;
+    for (const entry of ch.entries.values()) detach(ch, entry);
     releaseEngine(ch);
   }
 
   /** End every subscription of the channel and tell the active ones (pending ones fail their subscribe). */
   function resetChannel(ch: Channel, info: EndInfo): void {
     logger.warn({ channel: ch.name, reason: info.message }, 'hub: ending every subscription of a channel');
-    const active = Array.from(ch.entries.values()).filter((e) => e.phase === 'active');
+    const active = ch.entries.values().filter((e) => e.phase === 'active');
     closeChannel(ch);
     for (const entry of active) safeEnded(entry.sub, ch.name, info);
   }
@@ -175,10 +180,10 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
     ch.entries.delete(entry.sub);
     ch.list = null;
     subscriptions -= 1;
-    const set = bySubscriber.get(entry.sub);
-    if (set) {
-      set.delete(ch);
-      if (set.size === 0) bySubscriber.delete(entry.sub);
+    const mine = bySubscriber.get(entry.sub);
+    if (mine?.get(ch.name) === ch) {
+      mine.delete(ch.name);
+      if (mine.size === 0) bySubscriber.delete(entry.sub);
     }
   }
 
@@ -190,6 +195,7 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
 
   function onEngineEvent(ch: Channel, event: StoredEvent): void {
     if (ch.phase === 'closed') return;
+    if (ch.queue === NO_EVENTS) ch.queue = [];
     ch.queue.push(event);
     if (ch.phase === 'live') pump(ch);
   }
@@ -256,7 +262,7 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
   function broadcast(ch: Channel, event: StoredEvent): void {
     eventsIn.add(1);
     const frame = encode(ch, event);
-    const list = (ch.list ??= Array.from(ch.entries.values()));
+    const list = (ch.list ??= ch.entries.values());
     let delivered = 0;
     for (const entry of list) {
       if (entry.phase === 'active') {
@@ -300,9 +306,9 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
       ch.entries.set(sub, entry);
       ch.list = null;
       subscriptions += 1;
-      let set = bySubscriber.get(sub);
-      if (!set) bySubscriber.set(sub, (set = new Set()));
-      set.add(ch);
+      let mine = bySubscriber.get(sub);
+      if (!mine) bySubscriber.set(sub, (mine = new SmallMap()));
+      mine.set(channel, ch);
 
       try {
         await ch.ready;
@@ -357,9 +363,9 @@ export function createHub(engine: Engine, opts: HubOptions): Hub {
     },
 
     removeSubscriber(sub: Subscriber): void {
-      const set = bySubscriber.get(sub);
-      if (!set) return;
-      for (const ch of Array.from(set)) {
+      const mine = bySubscriber.get(sub);
+      if (!mine) return;
+      for (const ch of mine.values()) {
         const entry = ch.entries.get(sub);
         if (entry) removeEntry(ch, entry);
       }

@@ -30,65 +30,30 @@ import {
 } from '@taskwire/protocol';
 import type { Logger } from 'pino';
 import { authorizePublish, authorizeSubscribe } from '../auth/permissions.js';
-import { AuthError, type Authenticator, type Principal } from '../auth/types.js';
-import type { ServerConfig } from '../config-types.js';
-import type { Engine } from '../engine/types.js';
-import type { EncodedEvent, Hub, Subscriber } from '../hub/types.js';
+import { AuthError, type Principal } from '../auth/types.js';
+import type { EncodedEvent, Subscriber } from '../hub/types.js';
+import { SmallMap } from '../small-map.js';
 import { BadFrameWindow, CLOSE, TimerSlot, type CloseSpec } from './connection-parts.js';
 import { canSend, releasesResources, transition, type ConnectionState } from './connection-state.js';
+import type { ConnectionDeps, Credential, WireSocket } from './connection-types.js';
 
-/** What a connection needs from its transport. */
-export interface WireSocket {
-  /** A text frame the connection built (a reply, an error, the welcome). */
-  send(text: string): void;
-  /** An event, as the Hub encoded it once for every subscriber. */
-  sendEvent(event: EncodedEvent): void;
-  close(code: number, reason: string): void;
-  terminate(): void;
-  readonly bufferedAmount: number;
-}
-
-export type Credential = { kind: 'token' | 'ticket'; value: string };
-
-export interface ConnectionDeps<S extends WireSocket = WireSocket> {
-  readonly config: Pick<
-    ServerConfig,
-    | 'authTimeoutMs'
-    | 'heartbeatMs'
-    | 'maxSubscriptionsPerConnection'
-    | 'sendBufferBytes'
-    | 'historySize'
-    | 'maxPendingFrames'
-    | 'clockLeewaySec'
-  >;
-  readonly hub: Hub;
-  readonly engine: Pick<Engine, 'getTask' | 'publish'>;
-  readonly auth: Pick<Authenticator, 'verifyToken' | 'redeemTicket'>;
-  readonly logger: Logger;
-  /** Shared count of live connection timers (for leak checks). */
-  readonly timers: { active: number };
-  /** Per-user connection slots: acquire fails when the user is at its limit. */
-  readonly users: { acquire(sub: string): boolean; release(sub: string): void };
-  /** How long a closing socket may take to close before it is terminated. */
-  readonly closeGraceMs: number;
-  /** Events written, per transport (metrics): `ws` is bumped once per delivered event. */
-  readonly delivered?: { ws: number };
-  onSlowConsumer(): void;
-  onClosed(conn: Connection<S>): void;
-}
+export type { ConnectionDeps, Credential, WireSocket };
 
 /** setTimeout's largest delay; a later token expiry is re-checked when it fires. */
 const MAX_TIMER_MS = 2_147_483_647;
 const EMPTY_RESULT = '{}';
+const IDLE: Promise<void> = Promise.resolve();
 
 export class Connection<S extends WireSocket = WireSocket> implements Subscriber {
   private state: ConnectionState = 'authenticating';
   private principal: Principal | null = null;
   /** Channel → whether its subscribe is still being set up. */
-  private readonly subs = new Map<string, 'pending' | 'active'>();
+  private readonly subs = new SmallMap<string, 'pending' | 'active'>();
   private readonly timer: TimerSlot;
-  private readonly badFrames = new BadFrameWindow();
-  private queue: Promise<void> = Promise.resolve();
+  /** Made by the first bad frame. */
+  private badFrames: BadFrameWindow | null = null;
+  /** The tail of the frames being processed; the shared settled promise when none is. */
+  private queue: Promise<void> = IDLE;
   private queued = 0;
 
   constructor(
@@ -201,7 +166,8 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
         this.deps.logger.error({ err, connection: this.id }, 'ws: frame handling failed');
         this.closeWith(CLOSE.internal);
       } finally {
-        this.queued -= 1;
+        // Nothing left queued: let the chain go (an idle connection holds no promise of its own).
+        if (--this.queued === 0) this.queue = IDLE;
       }
     });
   }
@@ -235,7 +201,8 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
 
   /** The 20th bad frame within a minute closes the connection with 4500. */
   private countBadFrame(): void {
-    if (this.badFrames.record()) this.closeWith(CLOSE.badFrames, '20 bad frames within a minute');
+    if ((this.badFrames ??= new BadFrameWindow()).record())
+      this.closeWith(CLOSE.badFrames, '20 bad frames within a minute');
   }
 
   private async process(text: string | null): Promise<void> {

@@ -1,0 +1,47 @@
+/** What a Connection (connection.ts) needs: its transport, and the node's parts it uses. */
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/types.js';
+import type { ServerConfig } from '../config-types.js';
+import type { Engine } from '../engine/types.js';
+import type { EncodedEvent, Hub } from '../hub/types.js';
+import type { Connection } from './connection.js';
+
+/** What a connection needs from its transport. */
+export interface WireSocket {
+  /** A text frame the connection built (a reply, an error, the welcome). */
+  send(text: string): void;
+  /** An event, as the Hub encoded it once for every subscriber. */
+  sendEvent(event: EncodedEvent): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  readonly bufferedAmount: number;
+}
+
+export type Credential = { kind: 'token' | 'ticket'; value: string };
+
+export interface ConnectionDeps<S extends WireSocket = WireSocket> {
+  readonly config: Pick<
+    ServerConfig,
+    | 'authTimeoutMs'
+    | 'heartbeatMs'
+    | 'maxSubscriptionsPerConnection'
+    | 'sendBufferBytes'
+    | 'historySize'
+    | 'maxPendingFrames'
+    | 'clockLeewaySec'
+  >;
+  readonly hub: Hub;
+  readonly engine: Pick<Engine, 'getTask' | 'publish'>;
+  readonly auth: Pick<Authenticator, 'verifyToken' | 'redeemTicket'>;
+  readonly logger: Logger;
+  /** Shared count of live connection timers (for leak checks). */
+  readonly timers: { active: number };
+  /** Per-user connection slots: acquire fails when the user is at its limit. */
+  readonly users: { acquire(sub: string): boolean; release(sub: string): void };
+  /** How long a closing socket may take to close before it is terminated. */
+  readonly closeGraceMs: number;
+  /** Events written, per transport (metrics): `ws` is bumped once per delivered event. */
+  readonly delivered?: { ws: number };
+  onSlowConsumer(): void;
+  onClosed(conn: Connection<S>): void;
+}
