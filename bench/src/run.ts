@@ -5,7 +5,7 @@
  * Options: --quick, --targets a,b (filter), --scenarios s1,s2 (ids or id prefixes, `all`;
  * --quick alone runs fan-out at max rate and many channels),
  * --repeats N, --workers N, --out FILE (write the results section there),
- * --json FILE (raw medians), --budget SECONDS (no new run starts after it; default 510),
+ * --json FILE (raw medians), --budget SECONDS (no new round of a scenario starts after it; default 450),
  * --profile DIR (a --cpu-prof profile of every target process into DIR).
  */
 import { randomBytes } from 'node:crypto';
@@ -63,7 +63,7 @@ function parseArgs(argv: string[]): Args {
     workers: n('--workers', Math.max(1, Math.min(4, cpus().length - 1))),
     out: value('--out') ?? (quick ? null : join(root, 'docs/performance.md')),
     json: value('--json') ?? null,
-    budget: n('--budget', quick ? 120 : 510),
+    budget: n('--budget', quick ? 120 : 450),
     profile: value('--profile') ?? null,
   };
 }
@@ -137,19 +137,27 @@ async function main(): Promise<void> {
   const selected = suite(args.quick).filter(
     (s) => !wanted || wanted.includes('all') || wanted.some((p) => s.id === p || s.id.startsWith(p)),
   );
-  const results: ScenarioResult[] = [];
-  for (const scenario of selected) {
-    const targets = scenario.targets.filter(
-      (t) => (!args.targets || args.targets.includes(t)) && (t !== 'uws' || env.uws !== null),
-    );
-    const result: ScenarioResult = { scenario: { ...scenario, targets }, samples: new Map(), errors: new Map() };
-    results.push(result);
-    for (let r = 0; r < args.repeats; r++) {
+  const results: ScenarioResult[] = selected.map((scenario) => ({
+    scenario: {
+      ...scenario,
+      targets: scenario.targets.filter(
+        (t) => (!args.targets || args.targets.includes(t)) && (t !== 'uws' || env.uws !== null),
+      ),
+    },
+    samples: new Map(),
+    errors: new Map(),
+  }));
+  // Rounds: every scenario's first repeat, then every scenario's second, …, so that when the
+  // time budget runs out every scenario has the same number of repeats (at least one).
+  for (let r = 0; r < args.repeats; r++) {
+    for (const result of results) {
+      const { scenario } = result;
       if (r > 0 && (Date.now() - t0) / 1000 > args.budget) {
         notes.push(`${scenario.id}: ${r} repeat(s) only (time budget)`);
-        break;
+        continue;
       }
       // Alternate: each repeat starts with the next target.
+      const targets = scenario.targets;
       const order = targets.map((_, i) => targets[(i + r) % targets.length] as TargetName);
       for (const target of order) {
         process.stdout.write(`[${Math.round((Date.now() - t0) / 1000)}s] ${scenario.id} ${target} #${r + 1} … `);
