@@ -5,7 +5,7 @@
  * Options: --quick, --targets a,b (filter), --scenarios s1,s2 (ids or id prefixes, `all`;
  * --quick alone runs fan-out at max rate and many channels),
  * --repeats N, --workers N, --out FILE (write the results section there),
- * --json FILE (raw medians), --budget SECONDS (no new round of a scenario starts after it; default 450),
+ * --json FILE (raw medians), --budget SECONDS (no new round of a scenario starts after it; default 500),
  * --profile DIR (a --cpu-prof profile of every target process into DIR).
  */
 import { randomBytes } from 'node:crypto';
@@ -17,7 +17,7 @@ import { signDevToken } from '@taskwire/server';
 import { cpuSets, findUwsNode } from './children.js';
 import { Deployment, TARGETS, type Environment, type TargetName } from './harness.js';
 import { medians, renderReport, writeResults, type ScenarioResult } from './report.js';
-import { suite } from './scenarios/suite.js';
+import { RUN_FIRST, suite } from './scenarios/suite.js';
 import type { Metrics, Scenario } from './scenarios/types.js';
 
 const dist = dirname(fileURLToPath(import.meta.url));
@@ -63,7 +63,7 @@ function parseArgs(argv: string[]): Args {
     workers: n('--workers', Math.max(1, Math.min(4, cpus().length - 1))),
     out: value('--out') ?? (quick ? null : join(root, 'docs/performance.md')),
     json: value('--json') ?? null,
-    budget: n('--budget', quick ? 120 : 450),
+    budget: n('--budget', quick ? 120 : 500),
     profile: value('--profile') ?? null,
   };
 }
@@ -149,8 +149,13 @@ async function main(): Promise<void> {
   }));
   // Rounds: every scenario's first repeat, then every scenario's second, …, so that when the
   // time budget runs out every scenario has the same number of repeats (at least one).
+  const rank = (r: ScenarioResult): number => {
+    const i = RUN_FIRST.findIndex((prefix) => r.scenario.id.startsWith(prefix));
+    return i < 0 ? RUN_FIRST.length : i;
+  };
+  const runOrder = [...results].sort((a, b) => rank(a) - rank(b));
   for (let r = 0; r < args.repeats; r++) {
-    for (const result of results) {
+    for (const result of runOrder) {
       const { scenario } = result;
       if (r > 0 && (Date.now() - t0) / 1000 > args.budget) {
         notes.push(`${scenario.id}: ${r} repeat(s) only (time budget)`);
