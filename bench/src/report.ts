@@ -106,6 +106,21 @@ export function renderReport(results: ScenarioResult[], c: ReportContext): strin
   return lines.join('\n');
 }
 
+/**
+ * The ratio to plain ws: the median, over rounds, of this target's value over ws's value
+ * in the same round (runs a few seconds apart), so a machine that drifts between rounds
+ * (a shared VM does, by tens of %) moves both sides of each ratio alike.
+ */
+export function pairedRatio(samples: Metrics[], ws: Metrics[], key: string): number {
+  const ratios: number[] = [];
+  for (const s of samples) {
+    const base = ws.find((w) => w.round === s.round)?.[key];
+    const v = s[key];
+    if (base !== undefined && v !== undefined && Number.isFinite(base) && base !== 0) ratios.push(v / base);
+  }
+  return median(ratios);
+}
+
 function renderScenario(r: ScenarioResult, label: (target: string) => string): string[] {
   const { scenario } = r;
   const out = [`#### ${scenario.title}`, '', scenario.what, ''];
@@ -115,8 +130,7 @@ function renderScenario(r: ScenarioResult, label: (target: string) => string): s
     if (col.ratio) head.push('× ws');
   }
   out.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 1 ? '---' : '--:')).join('|')}|`);
-  const ws = r.samples.get('ws');
-  const wsMed = ws && ws.length > 0 ? medians(ws) : null;
+  const ws = r.samples.get('ws') ?? [];
   for (const target of scenario.targets) {
     const samples = r.samples.get(target) ?? [];
     const error = r.errors.get(target);
@@ -128,10 +142,7 @@ function renderScenario(r: ScenarioResult, label: (target: string) => string): s
     const row = [label(target), String(samples.length)];
     for (const col of scenario.columns) {
       row.push(fmt(m[col.key], col.digits));
-      if (col.ratio) {
-        const base = wsMed?.[col.key];
-        row.push(base && Number.isFinite(base) && base !== 0 ? fmt((m[col.key] ?? NaN) / base, 2) : '–');
-      }
+      if (col.ratio) row.push(fmt(pairedRatio(samples, ws, col.key), 2));
     }
     out.push(`| ${row.join(' | ')} |`);
   }

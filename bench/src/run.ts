@@ -169,7 +169,7 @@ async function main(): Promise<void> {
         try {
           const m = await runOnce(scenario, target, env);
           const list = result.samples.get(target) ?? [];
-          list.push(m);
+          list.push({ ...m, round: r });
           result.samples.set(target, list);
           console.log(summary(scenario, m));
         } catch (err) {

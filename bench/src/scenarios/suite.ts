@@ -25,6 +25,8 @@ interface Sizes {
   channels: number;
   channelsRate: number;
   channelsEvents: number;
+  /** At max rate: more events, so the window is long enough for a steady CPU reading. */
+  channelsMaxEvents: number;
   idle: number;
   connect: number;
   connectConcurrency: number;
@@ -42,6 +44,7 @@ const FULL: Sizes = {
   channels: 5000,
   channelsRate: 4000,
   channelsEvents: 10_000,
+  channelsMaxEvents: 20_000,
   idle: 10_000,
   connect: 2000,
   connectConcurrency: 50,
@@ -58,6 +61,7 @@ const QUICK: Sizes = {
   channels: 300,
   channelsRate: 1000,
   channelsEvents: 900,
+  channelsMaxEvents: 900,
   idle: 500,
   connect: 200,
   connectConcurrency: 20,
@@ -87,17 +91,18 @@ function fanout(n: number, rate: number, count: number, label: string, targets: 
 }
 
 function channels(s: Sizes, max: boolean): Scenario {
+  const events = max ? s.channelsMaxEvents : s.channelsEvents;
   const ids = Array.from({ length: s.channels }, (_, i) => `bench-${i}`);
   return broadcastScenario({
     id: `channels-${s.channels}-${max ? 'max' : 'rate'}`,
     title: `Many channels, ${s.channels.toLocaleString('en')} task channels, ${max ? 'max rate' : `${s.channelsRate.toLocaleString('en')} updates/s`}`,
-    what: `${s.channels.toLocaleString('en')} clients, each subscribed to its own \`task:\` channel; ${s.channelsEvents.toLocaleString('en')} progress updates round-robin over the tasks${max ? ', as fast as the server goes (100 per I/O turn)' : ` at ${s.channelsRate.toLocaleString('en')}/s`}. taskwire runs the real task path (\`tasks.update\`: get, reduce, compare-and-set commit, events on \`task:\` and \`user:\`); \`taskwire-publish\` publishes the same task-shaped snapshot the others broadcast with a plain \`engine.publish\` (Hub and transport cost without the task service).`,
+    what: `${s.channels.toLocaleString('en')} clients, each subscribed to its own \`task:\` channel; ${events.toLocaleString('en')} progress updates round-robin over the tasks${max ? ', as fast as the server goes (100 per I/O turn)' : ` at ${s.channelsRate.toLocaleString('en')}/s`}. taskwire runs the real task path (\`tasks.update\`: get, reduce, compare-and-set commit, events on \`task:\` and \`user:\`); \`taskwire-publish\` publishes the same task-shaped snapshot the others broadcast with a plain \`engine.publish\` (Hub and transport cost without the task service).`,
     targets: [...PEERS, 'taskwire-publish'],
     clients: s.channels,
     channel: { kind: 'each', prefix: 'task:bench-', modulo: s.channels },
     publishTo: ids.map((id) => `task:${id}`),
     fanout: 1,
-    count: s.channelsEvents,
+    count: events,
     rate: max ? 0 : s.channelsRate,
     burst: 100,
     shape: 'task',
