@@ -14,6 +14,7 @@
  * may still replace one (`engine.ping = …`).
  */
 import type { CommitRequest, CommitResult, Engine } from '../engine/types.js';
+import { attempt } from '../attempt.js';
 import type { Metrics } from './metrics.js';
 
 export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
@@ -25,13 +26,7 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
     return <T>(run: () => Promise<T>): Promise<T> => {
       const start = performance.now();
       const done = (): void => series.observe((performance.now() - start) / 1000);
-      let pending: Promise<T>;
-      try {
-        pending = run();
-      } catch (err) {
-        pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      }
-      return pending.then(
+      return attempt(run).then(
         (value) => {
           done();
           return value;

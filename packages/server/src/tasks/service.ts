@@ -18,6 +18,7 @@ import {
   type TaskChange,
   type TaskEventData,
 } from '@taskwire/protocol';
+import { attempt } from '../attempt.js';
 import type { CommitRequest, CommitResult, Engine, SyncTaskStore } from '../engine/types.js';
 import type { CreateTaskInput, TaskService, UpdateTaskInput } from './types.js';
 
@@ -77,13 +78,7 @@ function engineFailure(what: string, err: unknown): Error {
 
 /** One engine call, its failure mapped by engineFailure (no `async` frame: this is on every update's path). */
 function viaEngine<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  let pending: Promise<T>;
-  try {
-    pending = fn();
-  } catch (err) {
-    return Promise.reject(engineFailure(what, err));
-  }
-  return pending.catch((err: unknown) => {
+  return attempt(fn).catch((err: unknown) => {
     throw engineFailure(what, err);
   });
 }
@@ -311,28 +306,12 @@ class DefaultTaskService implements TaskService {
   }
 
   private runQueued<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const next = (): void => {
+    return attempt(fn).finally(() => {
       const waiting = this.queues.get(id);
       const start = waiting?.shift();
       if (start) start();
       else this.queues.delete(id);
-    };
-    let pending: Promise<T>;
-    try {
-      pending = fn();
-    } catch (err) {
-      pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    return pending.then(
-      (value) => {
-        next();
-        return value;
-      },
-      (err: unknown) => {
-        next();
-        throw err;
-      },
-    );
+    });
   }
 
   /**
