@@ -45,6 +45,6 @@ export type * from './engine/types.js';
 export { DEFAULT_ENGINE_LIMITS } from './engine/types.js';
 /** For engine implementations: the task list's opaque cursor (newest first by createdAt, then id). */
 export { encodeCursor, decodeCursor, type SortKey } from './engine/task-list.js';
-export type { Hub, HubStats, Subscriber, HubSubscribeOptions } from './hub/types.js';
+export type { Hub, HubStats, Subscriber, HubSubscribeOptions, EncodedEvent } from './hub/types.js';
 export type { TaskService, CreateTaskInput, UpdateTaskInput } from './tasks/types.js';
 export type { WebSocketGateway } from './ws/types.js';
