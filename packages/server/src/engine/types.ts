@@ -15,7 +15,7 @@ export interface StoredEvent {
   offset: number;
   /** Milliseconds since the Unix epoch, when the engine stored it. */
   time: number;
-  /** Immutable: shared by every reader (the memory engine freezes it). */
+  /** Read-only: it may be shared by every reader (events read back from the memory engine are frozen). */
   data: unknown;
   /**
    * The JSON text of `data`, when the engine has it at hand (it serialized `data` to
