@@ -90,7 +90,9 @@ describe('server lifecycle', () => {
         expect((await c.request({ op: 'subscribe', channel: 'user:alice' })).result).toMatchObject({ offset: 0 });
         expect((await c.request({ op: 'ping' })).result).toEqual({});
         expect(app.taskwire.stats().connections).toBe(1);
-        c.close();
+        // Taskwire's frame limit holds whoever upgraded the socket.
+        c.send({ op: 'ping', id: 9, pad: 'x'.repeat(app.taskwire.ctx.config.maxFrameBytes) });
+        expect(await c.closeCodeWithin()).toBe(1009);
         await eventually(() => app.taskwire.stats().connections === 0, 'the connection is gone');
       } finally {
         await app.close();

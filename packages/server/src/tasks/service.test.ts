@@ -1,74 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { TaskwireError, type Task, type TaskEventData } from '@taskwire/protocol';
-import { createMemoryEngine, type MemoryEngine } from '../engine/memory.js';
-import type { CommitRequest, CommitResult, Engine, StoredEvent } from '../engine/types.js';
+import { TaskwireError } from '@taskwire/protocol';
 import { createTaskService } from './service.js';
-import type { TaskService } from './types.js';
+import { T0, asyncOnly, cleanup, events, kinds, logger, rejectsWith, running, setup } from './service.fixtures.js';
 
-const logger = pino({ level: 'silent' });
-const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
-
-interface Setup {
-  engine: MemoryEngine;
-  clock: { now: number };
-  service: (opts?: { newId?: () => string }) => TaskService;
-}
-
-const engines: MemoryEngine[] = [];
-const services: TaskService[] = [];
-afterEach(async () => {
-  for (const s of services.splice(0)) await s.stop();
-  for (const e of engines.splice(0)) await e.close();
-});
-
-function setup(): Setup {
-  const clock = { now: T0 };
-  const engine = createMemoryEngine({}, { now: () => clock.now });
-  engines.push(engine);
-  return {
-    engine,
-    clock,
-    service: (opts = {}) => {
-      const s = createTaskService(engine, { logger, now: () => clock.now, ...opts });
-      services.push(s);
-      return s;
-    },
-  };
-}
-
-async function events(engine: MemoryEngine, channel: string): Promise<StoredEvent[]> {
-  return (await engine.history(channel, { limit: 1000 })).events;
-}
-
-async function kinds(engine: MemoryEngine, channel: string): Promise<Array<[string, number | null]>> {
-  return (await events(engine, channel)).map((e) => {
-    const data = e.data as TaskEventData;
-    return [data.kind, data.kind === 'task.log' ? null : data.task.version];
-  });
-}
-
-/** The same engine without its synchronous store: every change takes the asynchronous path (as on Redis). */
-function asyncOnly(engine: Engine): Engine {
-  return new Proxy(engine, {
-    get: (target, prop, receiver): unknown =>
-      prop === 'sync' ? undefined : (Reflect.get(target, prop, receiver) as unknown),
-  });
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TaskwireError);
-  expect((err as TaskwireError).code).toBe(code);
-}
-
-async function running(s: TaskService, id = 'job', stallTimeoutMs = 1000): Promise<Task> {
-  await s.create({ id, owner: 'alice', stallTimeoutMs });
-  return s.update(id, { status: 'running' });
-}
+afterEach(cleanup);
 
 describe('task service: create', () => {
   it('creates a queued task and publishes task.created on task: and user:', async () => {
@@ -379,81 +314,5 @@ describe('task service: stall detection', () => {
     }
     await s.stop();
     expect((await s.get('job'))?.status).toBe('stalled');
-  });
-});
-
-describe('task service: concurrency', () => {
-  async function checkSequence(engine: MemoryEngine, id: string, updates: number): Promise<void> {
-    const versions = (await kinds(engine, `task:${id}`)).map(([, v]) => v);
-    expect(versions).toEqual(Array.from({ length: updates + 1 }, (_, i) => i + 1));
-  }
-
-  it('loses none of 50 concurrent updates: versions strictly +1', async () => {
-    const { engine, service } = setup();
-    const s = service();
-    await s.create({ id: 'job', owner: 'alice' });
-    const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => s.update('job', { meta: { [`k${i}`]: i } })),
-    );
-    expect(new Set(results.map((t) => t.version)).size).toBe(50);
-    const final = await s.get('job');
-    expect(final?.version).toBe(51);
-    expect(Object.keys(final?.meta ?? {})).toHaveLength(50);
-    await checkSequence(engine, 'job', 50);
-  });
-
-  it('retries compare-and-set conflicts between services sharing one engine', async () => {
-    const { engine } = setup();
-    // Asynchronous storage, as on Redis: the services' reads and commits interleave and race.
-    const nodes = Array.from({ length: 5 }, () => createTaskService(asyncOnly(engine), { logger }));
-    await nodes[0]?.create({ id: 'job', owner: 'alice' });
-    const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (nodes[i % 5] as TaskService).update('job', { meta: { [`k${i}`]: i } })),
-    );
-    expect(new Set(results.map((t) => t.version)).size).toBe(50);
-    expect(Object.keys((await nodes[0]?.get('job'))?.meta ?? {})).toHaveLength(50);
-    await checkSequence(engine, 'job', 50);
-  });
-
-  it('on synchronous storage, applies each change in one step: services sharing the engine never race', async () => {
-    const { engine } = setup();
-    const nodes = Array.from({ length: 5 }, () => createTaskService(engine, { logger, maxAttempts: 1 }));
-    await nodes[0]?.create({ id: 'job', owner: 'alice' });
-    const settled = await Promise.allSettled(nodes.map((n, i) => n.update('job', { meta: { [`k${i}`]: i } })));
-    expect(settled.map((r) => r.status)).toEqual(Array(5).fill('fulfilled'));
-    await checkSequence(engine, 'job', 5);
-  });
-
-  it('on synchronous storage, a lost compare-and-set (another process wrote) is retried on the asynchronous path', async () => {
-    const { engine } = setup();
-    const s = createTaskService(engine, { logger });
-    await s.create({ id: 'job', owner: 'alice' });
-    let lost = 0;
-    // The first synchronous commit loses, as if another process had written the task in between.
-    const racing = new Proxy(engine, {
-      get: (target, prop, receiver): unknown =>
-        prop === 'sync'
-          ? {
-              getTask: (id: string) => target.sync.getTask(id),
-              commit: (req: CommitRequest): CommitResult =>
-                lost++ === 0 ? { ok: false, reason: 'conflict', current: null } : target.sync.commit(req),
-            }
-          : (Reflect.get(target, prop, receiver) as unknown),
-    });
-    const t = createTaskService(racing, { logger });
-    expect(await t.update('job', { progress: 10 })).toMatchObject({ progress: 10, version: 2 });
-    expect(lost).toBe(1);
-    await checkSequence(engine, 'job', 1);
-  });
-
-  it('gives up with conflict after maxAttempts lost races', async () => {
-    const { engine } = setup();
-    const nodes = Array.from({ length: 5 }, () => createTaskService(asyncOnly(engine), { logger, maxAttempts: 1 }));
-    await nodes[0]?.create({ id: 'job', owner: 'alice' });
-    const settled = await Promise.allSettled(nodes.map((n, i) => n.update('job', { meta: { [`k${i}`]: i } })));
-    const lost = settled.filter((r) => r.status === 'rejected');
-    expect(settled.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    for (const r of lost) expect((r.reason as TaskwireError).code).toBe('conflict');
-    await checkSequence(engine, 'job', 1);
   });
 });

@@ -83,12 +83,17 @@ export function registerWebSocket(
   const wires = new Map<WebSocket, Wire>();
   const userConnections = new Map<string, number>();
   const timers = { active: 0 };
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: config.maxFrameBytes,
-    perMessageDeflate: false,
-    clientTracking: false,
-  });
+  // A host app that registered @fastify/websocket before taskwire routes every upgrade through Fastify and
+  // wraps every route: then ours is upgraded by it (`wsHandler`), and taskwire adds no listener of its own.
+  const viaHost = app.hasDecorator('websocketServer');
+  const wss = viaHost
+    ? null
+    : new WebSocketServer({
+        noServer: true,
+        maxPayload: config.maxFrameBytes,
+        perMessageDeflate: false,
+        clientTracking: false,
+      });
   let slowConsumerCloses = 0;
   let phase: GatewayPhase = 'running';
   let heartbeat: NodeJS.Timeout | null = null;
@@ -132,6 +137,8 @@ export function registerWebSocket(
 
   // One listener of each kind for every socket: `this` is the socket, its wire is in `wires`.
   function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    // ws enforces maxPayload on the sockets it upgrades for taskwire; a host's @fastify/websocket has its own.
+    if (viaHost && byteLengthOf(data) > config.maxFrameBytes) return this.close(1009, 'message too big');
     wires.get(this)?.conn.onMessage(isBinary ? null : rawToString(data));
   }
   function onPong(this: WebSocket): void {
@@ -202,12 +209,9 @@ export function registerWebSocket(
       if (app.server.listenerCount('upgrade') === 1) refuse(socket, 404, 'Not Found');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket as Socket, url));
+    wss?.handleUpgrade(req, socket, head, (ws) => onConnection(ws, socket as Socket, url));
   }
 
-  // A host app that registered @fastify/websocket before taskwire routes every upgrade through Fastify and
-  // wraps every route: then ours is upgraded by it (`wsHandler`), and taskwire adds no listener of its own.
-  const viaHost = app.hasDecorator('websocketServer');
   const route: RouteOptions & { wsHandler?: (ws: WebSocket, request: FastifyRequest) => void } = {
     method: 'GET',
     url: '/ws',
@@ -223,7 +227,7 @@ export function registerWebSocket(
     wsHandler: (ws, request) => onConnection(ws, request.raw.socket, request.url),
   };
   app.route(route);
-  if (!viaHost) {
+  if (wss) {
     app.server.on('upgrade', onUpgrade);
     app.addHook('onClose', (_instance, done) => {
       app.server.off('upgrade', onUpgrade);
@@ -269,6 +273,10 @@ function credentialOf(url: string): Credential | null {
   const token = params.get('token');
   if (token) return { kind: 'token', value: token };
   return null;
+}
+
+function byteLengthOf(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
 }
 
 function rawToString(data: RawData): string {
