@@ -8,7 +8,7 @@ import { authorizePublish, authorizeSubscribe } from '../src/auth/permissions.js
 import { createTickets, TICKET_TTL_MS } from '../src/auth/tickets.js';
 import { AuthError, type Principal } from '../src/auth/types.js';
 import { API_KEY_PRINCIPAL } from '../src/auth/authenticator.js';
-import { createMemoryEngine } from '../src/engine/memory.js';
+import { createMemoryEngine } from '../src/engine/memory/memory-engine.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from './helpers/server.js';
 
 const now = (): number => Math.floor(Date.now() / 1000);

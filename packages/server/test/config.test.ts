@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, OPTIONS, resolveConfig, resolveConfigDetailed, signDevToken } from '../src/config.js';
-import { createServer } from '../src/create-server.js';
-import type { ServerConfig } from '../src/config-types.js';
+import { ConfigError, OPTIONS, resolveConfig, resolveConfigDetailed, signDevToken } from '../src/config/resolve.js';
+import { createServer } from '../src/app/create-server.js';
+import type { ServerConfig } from '../src/config/types.js';
 
 const SECRET = 'x'.repeat(40);
 const base = { overrides: { jwtSecret: SECRET, apiKey: 'key-123' } };

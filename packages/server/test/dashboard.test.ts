@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type StandaloneServer } from '../src/create-server.js';
+import { createServer, type StandaloneServer } from '../src/app/create-server.js';
 import { isLoopbackAddress, isLoopbackHost } from '../src/http/dev.js';
 import { TEST_API_KEY, TEST_JWT_SECRET, startTestServer, type TestServer } from './helpers/server.js';
 

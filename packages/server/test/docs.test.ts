@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { CloseCode, ERROR_CODES } from '@taskwire/protocol';
 import { describe, expect, it } from 'vitest';
-import { OPTIONS } from '../src/config.js';
+import { OPTIONS } from '../src/config/resolve.js';
 
 const doc = (name: string): string => readFileSync(new URL(`../../../docs/${name}`, import.meta.url), 'utf8');
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { signDevToken, type DevTokenClaims } from '../src/config.js';
+import { signDevToken, type DevTokenClaims } from '../src/config/resolve.js';
 import { exitWithin, freePort, killAll, startServe, type ServeProcess } from './helpers/process.js';
 import { startTestServer } from './helpers/server.js';
 import { TestClient, eventually, type Frame } from './helpers/ws-client.js';

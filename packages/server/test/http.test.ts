@@ -1,7 +1,7 @@
 import Fastify, { type RouteOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { taskwirePlugin } from '../src/plugin.js';
+import { taskwirePlugin } from '../src/app/plugin.js';
 import { startTestServer, TEST_API_KEY, TEST_JWT_SECRET, type TestServer } from './helpers/server.js';
 import { TestClient, type Frame } from './helpers/ws-client.js';
 

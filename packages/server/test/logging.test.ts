@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, redactUrl } from '../src/logger.js';
+import { createLogger, redactUrl } from '../src/logging/logger.js';
 import { startTestServer, TEST_API_KEY, TEST_JWT_SECRET } from './helpers/server.js';
 import { TestClient } from './helpers/ws-client.js';
 

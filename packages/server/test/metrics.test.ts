@@ -5,8 +5,8 @@
  * process keep separate registries.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from '../src/create-server.js';
-import { createMemoryEngine } from '../src/engine/memory.js';
+import { createServer } from '../src/app/create-server.js';
+import { createMemoryEngine } from '../src/engine/memory/memory-engine.js';
 import { TEST_API_KEY, TEST_JWT_SECRET, startTestServer, type TestServer } from './helpers/server.js';
 import { SseClient } from './helpers/sse-client.js';
 import { TestClient, eventually } from './helpers/ws-client.js';

@@ -8,7 +8,7 @@
  */
 import Fastify, { type RouteOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { taskwirePlugin } from '../src/plugin.js';
+import { taskwirePlugin } from '../src/app/plugin.js';
 import { TEST_API_KEY, TEST_JWT_SECRET } from './helpers/server.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- walking an arbitrary JSON document

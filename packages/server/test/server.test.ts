@@ -3,9 +3,9 @@ import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { signDevToken } from '../src/config.js';
-import { taskwirePlugin } from '../src/plugin.js';
-import { installSignalHandlers } from '../src/signals.js';
+import { signDevToken } from '../src/config/resolve.js';
+import { taskwirePlugin } from '../src/app/plugin.js';
+import { installSignalHandlers } from '../src/app/signals.js';
 import { startTestServer, TEST_API_KEY, TEST_JWT_SECRET } from './helpers/server.js';
 import { TestClient, eventually } from './helpers/ws-client.js';
 

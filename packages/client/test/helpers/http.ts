@@ -1,5 +1,5 @@
-import { signDevToken } from '../../../server/src/config.js';
-import type { StandaloneServer } from '../../../server/src/create-server.js';
+import { signDevToken } from '../../../server/src/config/resolve.js';
+import type { StandaloneServer } from '../../../server/src/app/create-server.js';
 import { TEST_API_KEY } from '../../../server/test/helpers/server.js';
 
 /** A backend call with the test API key; throws on a non-2xx answer. */

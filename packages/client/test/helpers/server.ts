@@ -5,9 +5,9 @@
  * as a durable engine would after a deploy.
  */
 import type { Engine } from '../../../server/src/engine/types.js';
-import { createMemoryEngine } from '../../../server/src/engine/memory.js';
-import { createServer, type StandaloneServer } from '../../../server/src/create-server.js';
-import type { ServerConfig } from '../../../server/src/config-types.js';
+import { createMemoryEngine } from '../../../server/src/engine/memory/memory-engine.js';
+import { createServer, type StandaloneServer } from '../../../server/src/app/create-server.js';
+import type { ServerConfig } from '../../../server/src/config/types.js';
 import {
   TEST_API_KEY,
   TEST_JWT_SECRET,

@@ -2,7 +2,7 @@
  * The Authenticator (auth/types.ts): client JWTs (./jwt.ts), the backend API key
  * (./api-key.ts) and single-use tickets (./tickets.ts), built once from the config.
  */
-import type { ServerConfig } from '../config-types.js';
+import type { ServerConfig } from '../config/types.js';
 import type { Engine } from '../engine/types.js';
 import { createApiKeyCheck } from './api-key.js';
 import { createJwtVerifier } from './jwt.js';

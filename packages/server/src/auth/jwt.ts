@@ -14,7 +14,7 @@
 import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { isValidPattern } from '@taskwire/protocol';
-import type { ServerConfig } from '../config-types.js';
+import type { ServerConfig } from '../config/types.js';
 import { AuthError, type Principal } from './types.js';
 
 export type JwtConfig = Pick<ServerConfig, 'jwtAlgorithm' | 'jwtSecret' | 'jwtPublicKey' | 'clockLeewaySec'>;

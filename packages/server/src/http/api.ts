@@ -7,8 +7,8 @@
 import type { FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { LIMITS } from '@taskwire/protocol';
-import type { ServerContext } from '../context.js';
-import type { ServerStats } from '../server-types.js';
+import type { ServerContext } from '../app/context.js';
+import type { ServerStats } from '../app/server-types.js';
 import { registerAuthHook } from './auth-hook.js';
 import { registerChannelRoutes } from './channels.js';
 import { registerDevRoutes } from './dev.js';

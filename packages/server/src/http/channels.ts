@@ -12,7 +12,7 @@
  */
 import { ChannelParams, HistoryQuery, PublishBody, type EventFrame, type Position } from '@taskwire/protocol';
 import { TaskwireError } from '@taskwire/protocol';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../app/context.js';
 import type { StoredEvent } from '../engine/types.js';
 import { authorizePublish, authorizeSubscribe } from '../auth/permissions.js';
 import { requirePrincipal } from './auth-hook.js';

@@ -16,8 +16,8 @@ import { isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { TaskwireError } from '@taskwire/protocol';
 import { Type } from 'typebox';
-import type { ServerContext } from '../context.js';
-import { signDevToken } from '../config.js';
+import type { ServerContext } from '../app/context.js';
+import { signDevToken } from '../config/resolve.js';
 import { SECURITY, errorResponses, jsonResponse } from './openapi-schemas.js';
 import type { TypedApp } from './types.js';
 

@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TaskwireError, httpStatusOf, type ErrorCode } from '@taskwire/protocol';
 import { AuthError } from '../auth/types.js';
-import { redactString } from '../logger.js';
+import { redactString } from '../logging/logger.js';
 
 export interface HttpErrorBody {
   error: { code: ErrorCode; message: string };

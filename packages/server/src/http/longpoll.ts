@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Position } from '@taskwire/protocol';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../app/context.js';
 import type { EncodedEvent, Subscriber } from '../hub/types.js';
 import { isGone } from './sse-stream.js';
 

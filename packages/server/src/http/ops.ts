@@ -5,8 +5,8 @@
  */
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { TaskwireError, TicketResponse } from '@taskwire/protocol';
-import type { ServerContext } from '../context.js';
-import type { ServerStats } from '../server-types.js';
+import type { ServerContext } from '../app/context.js';
+import type { ServerStats } from '../app/server-types.js';
 import { requireAdminOrApiKey, requirePrincipal } from './auth-hook.js';
 import { errorBody } from './errors.js';
 import { Bodies, SECURITY, errorResponses, jsonResponse } from './openapi-schemas.js';

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../auth/types.js';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../app/context.js';
 import { zeroCounts } from '../metrics/metrics.js';
 import { SseGateway } from './sse-stream.js';
 

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Principal } from '../auth/types.js';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../app/context.js';
 import type { EncodedEvent, Subscriber } from '../hub/types.js';
 
 /** The `retry:` hint sent first on every stream (EventSource's reconnect delay), ms. */

@@ -33,7 +33,7 @@ import {
 } from '@taskwire/protocol';
 import { Type } from 'typebox';
 import { authorizeSubscribe } from '../auth/permissions.js';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../app/context.js';
 import { requirePrincipal, type TaskwireRouteConfig } from './auth-hook.js';
 import { errorResponses, SECURITY } from './openapi-schemas.js';
 import { sseBlock, type SseGateway } from './sse-stream.js';

@@ -20,7 +20,7 @@ import {
   type JsonValue,
   type Task,
 } from '@taskwire/protocol';
-import type { ServerContext } from '../context.js';
+import type { ServerContext } from '../app/context.js';
 import { canReadTask, type CreateTaskInput, type UpdateTaskInput } from '../tasks/types.js';
 import type { Principal } from '../auth/types.js';
 import { requireApiKey, requirePrincipal } from './auth-hook.js';

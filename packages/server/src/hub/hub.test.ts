@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { TaskwireError } from '@taskwire/protocol';
-import { createMemoryEngine, type MemoryEngine } from '../engine/memory.js';
+import { createMemoryEngine, type MemoryEngine } from '../engine/memory/memory-engine.js';
 import type { Engine, EventListener, HistoryRequest, HistoryResult, StoredEvent } from '../engine/types.js';
 import { createHub } from './hub.js';
 import { RateCounter } from './rates.js';

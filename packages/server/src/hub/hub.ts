@@ -26,7 +26,7 @@ import {
 import type { Logger } from 'pino';
 import type { Engine, StoredEvent, Unsubscribe } from '../engine/types.js';
 import { encodeEvent, eventPrefix, type EncodedEvent } from './encoded-event.js';
-import { SmallMap } from '../small-map.js';
+import { SmallMap } from '../util/small-map.js';
 import { RateCounter } from './rates.js';
 import { readEvents } from './read-events.js';
 import type { Hub, HubStats, HubSubscribeOptions, Subscriber } from './types.js';

@@ -14,7 +14,7 @@
  * may still replace one (`engine.ping = …`).
  */
 import type { CommitRequest, CommitResult, Engine } from '../engine/types.js';
-import { attempt } from '../attempt.js';
+import { attempt } from '../util/attempt.js';
 import type { Metrics } from './metrics.js';
 
 export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskwireError } from '@taskwire/protocol';
 import type { CommitRequest, CommitResult } from '../engine/types.js';
 import { createTaskService } from './service.js';
-import { asyncOnly, cleanup, kinds, logger, setup } from './service.fixtures.js';
+import { asyncOnly, cleanup, kinds, logger, setup } from '../../test/helpers/task-service.js';
 import type { TaskService } from './types.js';
-import type { MemoryEngine } from '../engine/memory.js';
+import type { MemoryEngine } from '../engine/memory/memory-engine.js';
 
 afterEach(cleanup);
 

@@ -18,7 +18,7 @@ import {
   type TaskChange,
   type TaskEventData,
 } from '@taskwire/protocol';
-import { attempt } from '../attempt.js';
+import { attempt } from '../util/attempt.js';
 import type { CommitRequest, CommitResult, Engine, SyncTaskStore } from '../engine/types.js';
 import type { CreateTaskInput, TaskService, UpdateTaskInput } from './types.js';
 

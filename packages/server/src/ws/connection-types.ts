@@ -1,7 +1,7 @@
 /** What a Connection (connection.ts) needs: its transport, and the node's parts it uses. */
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/types.js';
-import type { ServerConfig } from '../config-types.js';
+import type { ServerConfig } from '../config/types.js';
 import type { Engine } from '../engine/types.js';
 import type { EncodedEvent, Hub } from '../hub/types.js';
 import type { Connection } from './connection.js';

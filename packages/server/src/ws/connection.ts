@@ -32,7 +32,7 @@ import type { Logger } from 'pino';
 import { authorizePublish, authorizeSubscribe } from '../auth/permissions.js';
 import { AuthError, type Principal } from '../auth/types.js';
 import type { EncodedEvent, Subscriber } from '../hub/types.js';
-import { SmallMap } from '../small-map.js';
+import { SmallMap } from '../util/small-map.js';
 import { BadFrameWindow, CLOSE, TimerSlot, type CloseSpec } from './connection-parts.js';
 import { canSend, releasesResources, transition, type ConnectionState } from './connection-state.js';
 import type { ConnectionDeps, Credential, WireSocket } from './connection-types.js';

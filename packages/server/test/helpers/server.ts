@@ -11,9 +11,9 @@
  * - Logs are silent unless `logDestination` is given (then level `trace` unless
  *   `logLevel` says otherwise).
  */
-import type { ServerConfig } from '../../src/config-types.js';
-import { signDevToken } from '../../src/config.js';
-import { createServer, type StandaloneServer } from '../../src/create-server.js';
+import type { ServerConfig } from '../../src/config/types.js';
+import { signDevToken } from '../../src/config/resolve.js';
+import { createServer, type StandaloneServer } from '../../src/app/create-server.js';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';

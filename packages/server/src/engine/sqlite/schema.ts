@@ -7,7 +7,7 @@
  * released one; each step must leave the schema usable by this code.
  */
 import type Database from 'better-sqlite3';
-import { pragmaReader } from './sqlite-native.js';
+import { pragmaReader } from './native.js';
 
 export interface Migration {
   version: number;

@@ -14,14 +14,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { TaskwireError, type Task } from '@taskwire/protocol';
-import { LocalFanout } from './local-fanout.js';
-import { ChannelWriter, eventOfRecord, positionRecord, readHistory } from './sqlite-channels.js';
-import { openDatabase } from './sqlite-native.js';
-import { checkBoot, currentBootId, markClean } from './sqlite-boot.js';
-import { configure, migrate } from './sqlite-schema.js';
-import { prepareStatements, toCount, toMs, type Statements, type TaskColumns } from './sqlite-statements.js';
-import { sweep, type SweepResult } from './sqlite-sweep.js';
-import { decodeCursor, encodeCursor } from './task-list.js';
+import { LocalFanout } from '../local-fanout.js';
+import { ChannelWriter, eventOfRecord, positionRecord, readHistory } from './channels.js';
+import { openDatabase } from './native.js';
+import { checkBoot, currentBootId, markClean } from './boot.js';
+import { configure, migrate } from './schema.js';
+import { prepareStatements, toCount, toMs, type Statements, type TaskColumns } from './statements.js';
+import { sweep, type SweepResult } from './sweep.js';
+import { decodeCursor, encodeCursor } from '../memory/task-list.js';
 import {
   DEFAULT_ENGINE_LIMITS,
   type CommitRequest,
@@ -37,7 +37,7 @@ import {
   type PublishResult,
   type SyncTaskStore,
   type Unsubscribe,
-} from './types.js';
+} from '../types.js';
 
 export type { SweepResult };
 

@@ -7,11 +7,11 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
-import type { ServerConfig } from './config-types.js';
-import { OPTIONS, type OptionSpec } from './config-options.js';
+import type { ServerConfig } from './types.js';
+import { OPTIONS, type OptionSpec } from './options.js';
 
 export type { ServerConfig };
-export { OPTIONS, type OptionSpec, type OptionType } from './config-options.js';
+export { OPTIONS, type OptionSpec, type OptionType } from './options.js';
 
 /** A configuration problem: its message is one line naming the option and how to fix it. */
 export class ConfigError extends Error {

@@ -3,7 +3,7 @@
  * `TASKWIRE_*` environment variable, type, default and one-line description.
  * `resolveConfig()` (./config.ts) reads it; docs/configuration.md mirrors it.
  */
-import type { ServerConfig } from './config-types.js';
+import type { ServerConfig } from './types.js';
 
 export type OptionType =
   | { kind: 'integer'; min: number; max: number }

@@ -1,6 +1,6 @@
 /** Conformance: tasks, compare-and-set commits, create idempotency. */
 import { describe, expect, it } from 'vitest';
-import { EPOCH_RE, createReq, makeTask, sleep, uid, type OpenEngine } from './conformance-helpers.js';
+import { EPOCH_RE, createReq, makeTask, sleep, uid, type OpenEngine } from './helpers.js';
 
 export function describeTaskConformance(engine: OpenEngine): void {
   describe('tasks and commit', () => {

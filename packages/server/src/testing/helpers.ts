@@ -1,7 +1,7 @@
 /** Shared helpers of the engine conformance suite (see conformance.ts). */
 import { randomBytes } from 'node:crypto';
 import type { Task } from '@taskwire/protocol';
-import type { CommitRequest, Engine, EngineLimits } from './types.js';
+import type { CommitRequest, Engine, EngineLimits } from '../engine/types.js';
 
 /** A started engine for one test; the suite closes it after the test. */
 export type OpenEngine = (limits?: Partial<EngineLimits>) => Promise<Engine>;

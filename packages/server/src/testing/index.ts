@@ -1,4 +1,4 @@
 /** Test helpers for engines in other packages (`@taskwire/server/testing`). */
-export { runEngineConformance, type EngineConformanceOptions } from './engine/conformance.js';
+export { runEngineConformance, type EngineConformanceOptions } from './conformance.js';
 /** A complete Task snapshot with defaults, for engine tests (override any field). */
-export { makeTask } from './engine/conformance-helpers.js';
+export { makeTask } from './helpers.js';

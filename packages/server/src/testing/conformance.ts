@@ -5,7 +5,7 @@
  * shared storage (one Redis) can run it too.
  */
 import { afterAll, afterEach, describe } from 'vitest';
-import type { Engine, EngineLimits } from './types.js';
+import type { Engine, EngineLimits } from '../engine/types.js';
 import { describeChannelConformance } from './conformance-channels.js';
 import { describeMiscConformance } from './conformance-misc.js';
 import { describeTaskConformance } from './conformance-tasks.js';

@@ -6,9 +6,9 @@
  * two sweeps answers exactly as if the sweep had just run.
  */
 import { freezeDeep } from '@taskwire/protocol';
-import { newEpoch } from './channel-log.js';
-import { toCount, type Statements } from './sqlite-statements.js';
-import type { EngineLimits, HistoryRequest, HistoryResult, StoredEvent } from './types.js';
+import { newEpoch } from '../memory/channel-log.js';
+import { toCount, type Statements } from './statements.js';
+import type { EngineLimits, HistoryRequest, HistoryResult, StoredEvent } from '../types.js';
 
 /** A channel's position, as read at the start of a write and advanced by it. */
 export interface ChannelPosition {

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Task } from '@taskwire/protocol';
-import { runEngineConformance } from '../testing.js';
-import { makeTask, waitFor } from './conformance-helpers.js';
-import { openDatabase, pragmaReader } from './sqlite-native.js';
-import { MIGRATIONS, SCHEMA_VERSION, migrate } from './sqlite-schema.js';
-import { createSqliteEngine, type SqliteEngine, type SqliteEngineOptions } from './sqlite.js';
+import { runEngineConformance } from '../../testing/index.js';
+import { makeTask, waitFor } from '../../testing/helpers.js';
+import { openDatabase, pragmaReader } from './native.js';
+import { MIGRATIONS, SCHEMA_VERSION, migrate } from './schema.js';
+import { createSqliteEngine, type SqliteEngine, type SqliteEngineOptions } from './sqlite-engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'taskwire-sqlite-'));
 let files = 0;

@@ -9,10 +9,10 @@
  */
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { createApiKeyCheck } from '../auth/api-key.js';
-import type { ServerContext } from '../context.js';
-import { errorBody } from '../http/errors.js';
-import { SECURITY, errorResponses } from '../http/openapi-schemas.js';
-import type { Metrics } from './metrics.js';
+import type { ServerContext } from '../app/context.js';
+import { errorBody } from './errors.js';
+import { SECURITY, errorResponses } from './openapi-schemas.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 

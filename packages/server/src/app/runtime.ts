@@ -4,19 +4,19 @@
  * taskwirePlugin when it is given options instead of a context.
  */
 import type { Logger } from 'pino';
-import { createAuthenticator } from './auth/authenticator.js';
-import { ConfigError, resolveConfigDetailed, type ResolvedConfig } from './config.js';
-import type { ServerConfig } from './config-types.js';
+import { createAuthenticator } from '../auth/authenticator.js';
+import { ConfigError, resolveConfigDetailed, type ResolvedConfig } from '../config/resolve.js';
+import type { ServerConfig } from '../config/types.js';
 import type { ServerContext } from './context.js';
-import { createMemoryEngine } from './engine/memory.js';
-import { createSqliteEngine } from './engine/sqlite.js';
-import type { Engine } from './engine/types.js';
-import { createHub } from './hub/hub.js';
-import { createLogger } from './logger.js';
-import { instrumentAuthenticator } from './metrics/instrumented-auth.js';
-import { instrumentEngine } from './metrics/instrumented-engine.js';
-import { Metrics } from './metrics/metrics.js';
-import { createTaskService } from './tasks/service.js';
+import { createMemoryEngine } from '../engine/memory/memory-engine.js';
+import { createSqliteEngine } from '../engine/sqlite/sqlite-engine.js';
+import type { Engine } from '../engine/types.js';
+import { createHub } from '../hub/hub.js';
+import { createLogger } from '../logging/logger.js';
+import { instrumentAuthenticator } from '../metrics/instrumented-auth.js';
+import { instrumentEngine } from '../metrics/instrumented-engine.js';
+import { Metrics } from '../metrics/metrics.js';
+import { createTaskService } from '../tasks/service.js';
 
 export type TaskwireOptions = Partial<ServerConfig> & {
   /** Use this pino logger instead of building one from `logLevel`. */

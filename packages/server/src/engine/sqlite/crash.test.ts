@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSqliteEngine } from './sqlite.js';
+import { createSqliteEngine } from './sqlite-engine.js';
 
-const BUILT_ENGINE = new URL('../../dist/engine/sqlite.js', import.meta.url);
+const BUILT_ENGINE = new URL('../../../dist/engine/sqlite/sqlite-engine.js', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'taskwire-sqlite-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,5 +1,5 @@
 import { TaskwireError, type Task } from '@taskwire/protocol';
-import type { ListTasksRequest } from './types.js';
+import type { ListTasksRequest } from '../types.js';
 
 /** The sort key of the task list: createdAt, then id (both compared as strings; ISO dates sort as text). */
 export type SortKey = readonly [createdAt: string, id: string];

@@ -28,22 +28,22 @@ import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ServerContext } from './context.js';
-import { registerDashboard, type DashboardOptions } from './http/dashboard.js';
-import { registerDocs } from './http/docs.js';
-import { LongPollRegistry } from './http/longpoll.js';
-import { prepareScope } from './http/openapi-schemas.js';
-import { registerHealthRoutes } from './http/ops.js';
-import { httpApi } from './http/api.js';
-import { SseGateway } from './http/sse-stream.js';
-import { countHttpRequests, registerMetricsRoute } from './metrics/route.js';
+import { registerDashboard, type DashboardOptions } from '../http/dashboard.js';
+import { registerDocs } from '../http/docs.js';
+import { LongPollRegistry } from '../http/longpoll.js';
+import { prepareScope } from '../http/openapi-schemas.js';
+import { registerHealthRoutes } from '../http/ops.js';
+import { httpApi } from '../http/api.js';
+import { SseGateway } from '../http/sse-stream.js';
+import { countHttpRequests, registerMetricsRoute } from '../http/metrics-route.js';
 import { createRuntime, type Runtime, type TaskwireOptions } from './runtime.js';
 import type { ServerStats } from './server-types.js';
-import { registerWebSocket } from './ws/endpoint.js';
-import type { WebSocketGateway } from './ws/types.js';
+import { registerWebSocket } from '../ws/endpoint.js';
+import type { WebSocketGateway } from '../ws/types.js';
 
 export const API_PREFIX = '/api/v1';
 
-const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 export interface TaskwireHandle {
   readonly ctx: ServerContext;

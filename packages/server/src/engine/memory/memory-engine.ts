@@ -10,7 +10,7 @@
  */
 import { TaskwireError, freezeDeep, type Task } from '@taskwire/protocol';
 import { ChannelLog } from './channel-log.js';
-import { LocalFanout } from './local-fanout.js';
+import { LocalFanout } from '../local-fanout.js';
 import { ExpiringMap } from './expiring-map.js';
 import { StallIndex } from './stall-index.js';
 import { TaskList } from './task-list.js';
@@ -30,7 +30,7 @@ import {
   type StoredEvent,
   type SyncTaskStore,
   type Unsubscribe,
-} from './types.js';
+} from '../types.js';
 
 export interface MemoryEngineOptions {
   /** Clock, ms since the Unix epoch (tests). */

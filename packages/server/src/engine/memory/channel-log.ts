@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { freezeDeep } from '@taskwire/protocol';
-import type { HistoryRequest, HistoryResult, StoredEvent } from './types.js';
+import type { HistoryRequest, HistoryResult, StoredEvent } from '../types.js';
 
 const EPOCH_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 

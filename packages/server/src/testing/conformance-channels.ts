@@ -1,7 +1,7 @@
 /** Conformance: channel history, recovery, publish idempotency, subscriptions. */
 import { describe, expect, it } from 'vitest';
-import type { Engine, StoredEvent } from './types.js';
-import { EPOCH_RE, createReq, makeTask, sleep, uid, waitFor, type OpenEngine } from './conformance-helpers.js';
+import type { Engine, StoredEvent } from '../engine/types.js';
+import { EPOCH_RE, createReq, makeTask, sleep, uid, waitFor, type OpenEngine } from './helpers.js';
 
 export function describeChannelConformance(engine: OpenEngine): void {
   describe('history', () => {

@@ -6,8 +6,8 @@
  * rows, so a late or skipped sweep costs disk space, never correctness.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Statements } from './sqlite-statements.js';
-import type { EngineLimits } from './types.js';
+import type { Statements } from './statements.js';
+import type { EngineLimits } from '../types.js';
 
 export interface SweepResult {
   events: number;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Task } from '@taskwire/protocol';
-import { runEngineConformance } from '../testing.js';
-import { makeTask } from './conformance-helpers.js';
-import { createMemoryEngine } from './memory.js';
+import { runEngineConformance } from '../../testing/index.js';
+import { makeTask } from '../../testing/helpers.js';
+import { createMemoryEngine } from './memory-engine.js';
 
 const listenerErrors: unknown[] = [];
 

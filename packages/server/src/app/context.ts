@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { Authenticator } from './auth/types.js';
-import type { ServerConfig } from './config-types.js';
-import type { Engine } from './engine/types.js';
-import type { Hub } from './hub/types.js';
-import type { Metrics } from './metrics/metrics.js';
-import type { TaskService } from './tasks/types.js';
+import type { Authenticator } from '../auth/types.js';
+import type { ServerConfig } from '../config/types.js';
+import type { Engine } from '../engine/types.js';
+import type { Hub } from '../hub/types.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { TaskService } from '../tasks/types.js';
 
 /** Everything a transport or route needs, built once by createServer(). */
 export interface ServerContext {

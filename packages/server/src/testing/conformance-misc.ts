@@ -1,8 +1,8 @@
 /** Conformance: stall deadlines, claims, task listing, ping and close. */
 import { describe, expect, it } from 'vitest';
 import type { TaskStatus } from '@taskwire/protocol';
-import type { Engine, EngineLimits } from './types.js';
-import { createReq, makeTask, sleep, uid, type OpenEngine } from './conformance-helpers.js';
+import type { Engine, EngineLimits } from '../engine/types.js';
+import { createReq, makeTask, sleep, uid, type OpenEngine } from './helpers.js';
 
 export function describeMiscConformance(
   engine: OpenEngine,

@@ -2,10 +2,10 @@
 import { expect } from 'vitest';
 import { pino } from 'pino';
 import { TaskwireError, type Task, type TaskEventData } from '@taskwire/protocol';
-import { createMemoryEngine, type MemoryEngine } from '../engine/memory.js';
-import type { Engine, StoredEvent } from '../engine/types.js';
-import { createTaskService } from './service.js';
-import type { TaskService } from './types.js';
+import { createMemoryEngine, type MemoryEngine } from '../../src/engine/memory/memory-engine.js';
+import type { Engine, StoredEvent } from '../../src/engine/types.js';
+import { createTaskService } from '../../src/tasks/service.js';
+import type { TaskService } from '../../src/tasks/types.js';
 
 export const logger = pino({ level: 'silent' });
 export const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);

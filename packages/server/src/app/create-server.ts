@@ -5,12 +5,12 @@
  */
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { LIMITS } from '@taskwire/protocol';
-import type { DashboardOptions } from './http/dashboard.js';
-import { errorHandler, notFoundHandler } from './http/errors.js';
+import type { DashboardOptions } from '../http/dashboard.js';
+import { errorHandler, notFoundHandler } from '../http/errors.js';
 import { taskwirePlugin } from './plugin.js';
 import { createRuntime, type TaskwireOptions } from './runtime.js';
 import type { TaskwireServer } from './server-types.js';
-import type { ResolvedConfig } from './config.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 
 /** The runtime's options, and where the dashboard is (served at `/` unless `dashboard: false`). */
 export type CreateServerOptions = TaskwireOptions & DashboardOptions;

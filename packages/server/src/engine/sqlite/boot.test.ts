@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSqliteEngine, type SqliteEngine } from './sqlite.js';
+import { createSqliteEngine, type SqliteEngine } from './sqlite-engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'taskwire-boot-'));
 const opened: SqliteEngine[] = [];
