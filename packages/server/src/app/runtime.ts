@@ -11,6 +11,7 @@ import type { ServerContext } from './context.js';
 import { createMemoryEngine } from '../engine/memory/memory-engine.js';
 import { createSqliteEngine } from '../engine/sqlite/sqlite-engine.js';
 import type { Engine } from '../engine/types.js';
+import { ChannelService } from '../hub/channel-service.js';
 import { createHub } from '../hub/hub.js';
 import { createLogger } from '../logging/logger.js';
 import { instrumentAuthenticator } from '../metrics/instrumented-auth.js';
@@ -91,7 +92,14 @@ export async function createRuntime(options: TaskwireOptions = {}): Promise<Runt
   const tasks = createTaskService(engine, { logger: logger.child({ component: 'tasks' }) });
   const auth = instrumentAuthenticator(createAuthenticator(config, engine), metrics);
   tasks.start(config.stallSweepMs);
-  const ctx: ServerContext = { config, engine, hub, tasks, auth, logger, metrics };
+  const channels = new ChannelService({
+    hub,
+    engine,
+    getTask: (id) => tasks.get(id),
+    limits: config,
+    logger: logger.child({ component: 'channels' }),
+  });
+  const ctx: ServerContext = { config, engine, hub, channels, tasks, auth, logger, metrics };
   let stopping: Promise<void> | undefined;
   return {
     ctx,

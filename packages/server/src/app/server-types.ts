@@ -1,20 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import type { ServerStats } from '../http/types.js';
 import type { ServerContext } from './context.js';
 
-export interface ServerStats {
-  /** Every transport: WebSocket connections, SSE streams and waiting long-poll requests. */
-  connections: number;
-  connectionsByTransport: { ws: number; sse: number; longpoll: number };
-  subscriptions: number;
-  channels: number;
-  engineSubscriptions: number;
-  timers: number;
-  eventsIn: number;
-  eventsOut: number;
-  eventsInPerSecond: number;
-  eventsOutPerSecond: number;
-  slowConsumerCloses: number;
-}
+export type { ServerStats };
 
 export interface TaskwireServer {
   readonly app: FastifyInstance;

@@ -4,11 +4,10 @@
  * one error handler and a coded 404 for unknown routes. Register it with
  * `{ prefix: '/api/v1' }`.
  */
+import type { HttpContext, ServerStats } from './types.js';
 import type { FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { LIMITS } from '@taskwire/protocol';
-import type { ServerContext } from '../app/context.js';
-import type { ServerStats } from '../app/server-types.js';
 import { registerAuthHook } from './auth-hook.js';
 import { registerChannelRoutes } from './channels.js';
 import { registerDevRoutes } from './dev.js';
@@ -21,7 +20,7 @@ import type { SseGateway } from './sse-stream.js';
 import { registerTaskRoutes } from './tasks.js';
 
 export interface HttpApiOptions {
-  ctx: ServerContext;
+  ctx: HttpContext;
   stats: () => ServerStats;
   /** The SSE streams (`GET /channels/:channel/events`). */
   sse: SseGateway;
@@ -55,8 +54,8 @@ export async function httpApi(scope: FastifyInstance, opts: HttpApiOptions): Pro
   );
   registerAuthHook(app, opts.ctx.auth);
   registerTaskRoutes(app, opts.ctx);
-  registerChannelRoutes(app, opts.ctx, opts.polls);
-  registerSseRoute(app, opts.ctx, opts.sse);
+  registerChannelRoutes(app, opts.ctx.channels, opts.polls);
+  registerSseRoute(app, opts.ctx.channels, opts.sse);
   registerOpsRoutes(app, opts.ctx, opts.stats);
   registerDevRoutes(app, opts.ctx);
   await Promise.resolve();

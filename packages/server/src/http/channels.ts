@@ -11,19 +11,16 @@
  * no `since` (the latest `limit` at once) and `limit=0` answer at once.
  */
 import { ChannelParams, HistoryQuery, PublishBody, type EventFrame, type Position } from '@taskwire/protocol';
-import { TaskwireError } from '@taskwire/protocol';
-import type { ServerContext } from '../app/context.js';
 import type { StoredEvent } from '../engine/types.js';
-import { authorizePublish, authorizeSubscribe } from '../auth/permissions.js';
+import type { ChannelService } from '../hub/channel-service.js';
 import { requirePrincipal } from './auth-hook.js';
 import type { LongPollRegistry } from './longpoll.js';
 import { Bodies, SECURITY, errorResponses, jsonResponse } from './openapi-schemas.js';
-import { checkJsonSize } from './tasks.js';
 import type { TypedApp } from './types.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-export function registerChannelRoutes(app: TypedApp, ctx: ServerContext, polls: LongPollRegistry): void {
+export function registerChannelRoutes(app: TypedApp, channels: ChannelService, polls: LongPollRegistry): void {
   const publishSchema = {
     summary: 'Publish an event to a user: or room: channel',
     description:
@@ -37,20 +34,9 @@ export function registerChannelRoutes(app: TypedApp, ctx: ServerContext, polls: 
       ...errorResponses(400, 401, 403, 413),
     },
   };
-  app.post('/channels/:channel/publish', { schema: publishSchema }, async (req) => {
-    const p = requirePrincipal(req);
-    const { channel } = req.params;
-    const denied = authorizePublish(p, channel);
-    if (denied) throw denied;
-    if (req.body.data === undefined) throw new TaskwireError('bad_request', 'data is required');
-    checkJsonSize('data', req.body.data);
-    const { event } = await ctx.engine.publish({
-      channel,
-      data: req.body.data,
-      ...(req.body.idempotencyKey !== undefined ? { idempotencyKey: req.body.idempotencyKey } : {}),
-    });
-    return { epoch: event.epoch, offset: event.offset };
-  });
+  app.post('/channels/:channel/publish', { schema: publishSchema }, (req) =>
+    channels.publish(requirePrincipal(req), { ...req.body, channel: req.params.channel }),
+  );
 
   const historySchema = {
     summary: 'Read channel history, or long-poll for the next events',
@@ -66,16 +52,14 @@ export function registerChannelRoutes(app: TypedApp, ctx: ServerContext, polls: 
     },
   };
   app.get('/channels/:channel/history', { schema: historySchema }, async (req, reply) => {
-    const p = requirePrincipal(req);
+    const principal = requirePrincipal(req);
     const { channel } = req.params;
-    const decision = await authorizeSubscribe(p, channel, (id) => ctx.tasks.get(id));
-    if (!decision.ok) throw decision.error;
-    const limit = Math.min(req.query.limit ?? 100, ctx.config.historySize);
     const since = req.query.since !== undefined ? parsePosition(req.query.since) : undefined;
-    const h = await ctx.engine.history(channel, since ? { since, limit } : { limit });
+    const limit = Math.min(req.query.limit ?? 100, channels.historySize);
+    const h = await channels.history(principal, channel, since ? { since, limit } : { limit });
     const waitMs = Math.round((req.query.wait ?? 0) * 1000);
     if (since && waitMs > 0 && limit > 0 && h.recovered && h.events.length === 0) {
-      const body = await polls.wait({ channel, since, limit, waitMs, res: reply.raw });
+      const body = await polls.wait({ principal, channel, since, limit, waitMs, res: reply.raw });
       return reply.type(JSON_TYPE).send(body);
     }
     return {

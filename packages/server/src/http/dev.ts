@@ -16,10 +16,9 @@ import { isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { TaskwireError } from '@taskwire/protocol';
 import { Type } from 'typebox';
-import type { ServerContext } from '../app/context.js';
 import { signDevToken } from '../config/resolve.js';
 import { SECURITY, errorResponses, jsonResponse } from './openapi-schemas.js';
-import type { TypedApp } from './types.js';
+import type { HttpContext, TypedApp } from './types.js';
 
 /** Lifetime of a dev token, seconds. */
 export const DEV_TOKEN_TTL_SEC = 3600;
@@ -54,7 +53,7 @@ export function isDirectLoopbackRequest(req: FastifyRequest): boolean {
   return isLoopbackAddress(req.socket.remoteAddress) && isLoopbackHost(req.headers.host);
 }
 
-export function registerDevRoutes(app: TypedApp, ctx: ServerContext): void {
+export function registerDevRoutes(app: TypedApp, ctx: HttpContext): void {
   if (!ctx.config.dev) return;
   const schema = {
     summary: 'A 1 h admin token for a local page (only with --dev, only from loopback)',

@@ -15,8 +15,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { Position } from '@taskwire/protocol';
-import type { ServerContext } from '../app/context.js';
+import type { Position, SubscribeResult } from '@taskwire/protocol';
+import type { Principal } from '../auth/types.js';
+import type { ChannelService } from '../hub/channel-service.js';
 import type { EncodedEvent, Subscriber } from '../hub/types.js';
 import { isGone } from './sse-stream.js';
 
@@ -111,7 +112,14 @@ class LongPollWait implements Subscriber {
   }
 }
 
+/** What the waiting requests need of the node. */
+export interface LongPollContext {
+  readonly channels: Pick<ChannelService, 'subscribe' | 'activate' | 'release'>;
+  readonly metrics: { readonly delivered: { longpoll: number } };
+}
+
 export interface WaitRequest {
+  principal: Principal;
   channel: string;
   since: Position;
   limit: number;
@@ -124,11 +132,11 @@ export interface WaitRequest {
 export class LongPollRegistry {
   /** Live wait timers (leak checks). */
   timers = 0;
-  readonly delivered: ServerContext['metrics']['delivered'];
+  readonly delivered: { longpoll: number };
   private readonly waits = new Set<LongPollWait>();
   private phase: 'running' | 'closing' = 'running';
 
-  constructor(private readonly ctx: ServerContext) {
+  constructor(private readonly ctx: LongPollContext) {
     this.delivered = ctx.metrics.delivered;
   }
 
@@ -152,14 +160,15 @@ export class LongPollRegistry {
     if (isGone(req.res)) w.finish(); // it left before anyone listened
     if (this.phase !== 'running') w.finish(historyBody(channel, since, true, []));
     if (w.done) return answered;
-    let result;
+    let result: SubscribeResult | null;
     try {
-      result = await ctx.hub.subscribe(w, channel, { since, snapshot: false });
+      result = await ctx.channels.subscribe(req.principal, w, { channel, since, alive: () => !w.done });
     } catch (err) {
       if (w.done) return answered; // ended while subscribing (client gone, shutdown): already answered
       w.finish();
       throw err;
     }
+    if (result === null) return answered; // ended before the subscription was made: already answered
     const at = { epoch: result.epoch, offset: result.offset };
     if (w.done) {
       // Shutdown (or the client left) while subscribing: answer with the position.
@@ -180,14 +189,14 @@ export class LongPollRegistry {
       );
     } else {
       w.waitFrom(at, req.waitMs);
-      ctx.hub.activate(w, channel);
+      ctx.channels.activate(w, channel);
     }
     return answered;
   }
 
   /** Called once by a wait's cleanup. */
   release(w: LongPollWait): void {
-    this.ctx.hub.removeSubscriber(w);
+    this.ctx.channels.release(w);
     this.waits.delete(w);
   }
 

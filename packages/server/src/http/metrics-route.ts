@@ -7,16 +7,16 @@
  * hook: one counter increment per answered request, labelled by the route pattern
  * (never the raw URL, so the label set stays bounded).
  */
+import type { HttpContext } from './types.js';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { createApiKeyCheck } from '../auth/api-key.js';
-import type { ServerContext } from '../app/context.js';
 import { errorBody } from './errors.js';
 import { SECURITY, errorResponses } from './openapi-schemas.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
-export function registerMetricsRoute(app: FastifyInstance, ctx: ServerContext): void {
+export function registerMetricsRoute(app: FastifyInstance, ctx: HttpContext): void {
   const { metrics } = ctx;
   const token = ctx.config.metricsToken;
   const check = token === null || token === '' ? null : createApiKeyCheck(token);

@@ -5,14 +5,12 @@
  */
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { TaskwireError, TicketResponse } from '@taskwire/protocol';
-import type { ServerContext } from '../app/context.js';
-import type { ServerStats } from '../app/server-types.js';
 import { requireAdminOrApiKey, requirePrincipal } from './auth-hook.js';
 import { errorBody } from './errors.js';
 import { Bodies, SECURITY, errorResponses, jsonResponse } from './openapi-schemas.js';
-import type { TypedApp } from './types.js';
+import type { HttpContext, ServerStats, TypedApp } from './types.js';
 
-export function registerOpsRoutes(app: TypedApp, ctx: ServerContext, stats: () => ServerStats): void {
+export function registerOpsRoutes(app: TypedApp, ctx: HttpContext, stats: () => ServerStats): void {
   const ticketSchema = {
     summary: 'Issue a single-use ticket for the calling client token',
     description:
@@ -44,7 +42,7 @@ export function registerOpsRoutes(app: TypedApp, ctx: ServerContext, stats: () =
   });
 }
 
-export function registerHealthRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerHealthRoutes(app: FastifyInstance, ctx: HttpContext): void {
   const healthSchema: FastifySchema = {
     summary: 'Liveness: the process is up',
     tags: ['operations'],

@@ -3,14 +3,14 @@
  * per-event chunk built once for every stream, cleanup exactly once, and the
  * slow-consumer cut. The end-to-end behaviour is in test/sse.test.ts.
  */
+import { ConnectionBudget } from '../hub/connection-budget.js';
 import { encodeEvent, eventPrefix } from '../hub/encoded-event.js';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../auth/types.js';
-import type { ServerContext } from '../app/context.js';
 import { zeroCounts } from '../metrics/metrics.js';
-import { SseGateway } from './sse-stream.js';
+import { SseGateway, type SseContext } from './sse-stream.js';
 
 class FakeResponse extends EventEmitter {
   readonly chunks: string[] = [];
@@ -49,11 +49,14 @@ const principal: Principal = { sub: 'alice', admin: false, apiKey: false, channe
 function setup(sendBufferBytes = 1 << 20): { gw: SseGateway; removed: unknown[]; delivered: { sse: number } } {
   const removed: unknown[] = [];
   const delivered = zeroCounts();
-  const ctx = {
+  const ctx: SseContext = {
     config: { sendBufferBytes, clockLeewaySec: 5, heartbeatMs: 25_000 },
-    hub: { removeSubscriber: (s: unknown) => removed.push(s) },
+    channels: {
+      release: (s: unknown) => void removed.push(s),
+      budget: new ConnectionBudget({ maxConnections: 100, maxConnectionsPerUser: 100 }),
+    },
     metrics: { delivered },
-  } as unknown as ServerContext;
+  };
   return { gw: new SseGateway(ctx), removed, delivered };
 }
 

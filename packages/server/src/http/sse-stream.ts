@@ -17,8 +17,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { TaskwireError } from '@taskwire/protocol';
 import type { Principal } from '../auth/types.js';
-import type { ServerContext } from '../app/context.js';
+import type { ServerConfig } from '../config/types.js';
+import type { ChannelService } from '../hub/channel-service.js';
 import type { EncodedEvent, Subscriber } from '../hub/types.js';
 
 /** The `retry:` hint sent first on every stream (EventSource's reconnect delay), ms. */
@@ -154,30 +156,30 @@ export interface SseCounts {
   timers: number;
 }
 
+/** What the SSE streams need of the node. */
+export interface SseContext {
+  readonly config: Pick<ServerConfig, 'sendBufferBytes' | 'clockLeewaySec' | 'heartbeatMs'>;
+  readonly channels: Pick<ChannelService, 'release' | 'budget'>;
+  readonly metrics: { readonly delivered: { sse: number } };
+}
+
 /** Every SSE stream of one server: created by the plugin, used by the route, stopped on shutdown. */
 export class SseGateway {
   readonly counts: SseCounts = { slowConsumerCloses: 0, timers: 0 };
   /** Events written per transport (the metrics' plain counters): streams bump `sse`. */
-  readonly delivered: ServerContext['metrics']['delivered'];
+  readonly delivered: { sse: number };
   readonly sendBufferBytes: number;
   readonly clockLeewayMs: number;
   private readonly streams = new Set<SseStream>();
-  /** Open streams per user (`sub`); API-key streams are not counted. */
-  private readonly perUser = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | null = null;
   private phase: 'running' | 'closing' = 'running';
   private cachedEvent: EncodedEvent | null = null;
   private cachedChunk: Buffer = BLANK;
 
-  constructor(private readonly ctx: ServerContext) {
+  constructor(private readonly ctx: SseContext) {
     this.delivered = ctx.metrics.delivered;
     this.sendBufferBytes = ctx.config.sendBufferBytes;
     this.clockLeewayMs = ctx.config.clockLeewaySec * 1000;
-  }
-
-  /** Open SSE streams of this user on this node. */
-  userStreams(sub: string): number {
-    return this.perUser.get(sub) ?? 0;
   }
 
   get size(): number {
@@ -188,11 +190,22 @@ export class SseGateway {
     return this.phase === 'running';
   }
 
-  /** A new stream for this response, registered and cleaned up when the client goes away. */
+  /**
+   * A new stream for this response, holding a connection slot of the node and of its
+   * user (API-key streams take no user slot), released when the client goes away.
+   * Over a limit: `limit_exceeded`, and nothing is registered.
+   */
   create(res: ServerResponse, principal: Principal): SseStream {
+    const { budget } = this.ctx.channels;
+    if (!budget.admit('sse')) {
+      throw new TaskwireError('limit_exceeded', 'this node has reached its SSE connection limit');
+    }
+    if (!principal.apiKey && !budget.claimUser('sse', principal.sub)) {
+      budget.leave('sse');
+      throw new TaskwireError('limit_exceeded', 'too many SSE streams for this user on this node');
+    }
     const stream = new SseStream(res, this, principal);
     this.streams.add(stream);
-    if (!principal.apiKey) this.perUser.set(principal.sub, this.userStreams(principal.sub) + 1);
     res.once('close', () => stream.end('gone'));
     // The client may have left while the request was authenticated ('close' already fired).
     if (isGone(res)) stream.end('gone');
@@ -218,11 +231,11 @@ export class SseGateway {
 
   /** Called once by a stream's cleanup. */
   release(stream: SseStream): void {
-    this.ctx.hub.removeSubscriber(stream);
-    if (this.streams.delete(stream) && !stream.principal.apiKey) {
-      const n = this.userStreams(stream.principal.sub) - 1;
-      if (n > 0) this.perUser.set(stream.principal.sub, n);
-      else this.perUser.delete(stream.principal.sub);
+    this.ctx.channels.release(stream);
+    if (this.streams.delete(stream)) {
+      const { budget } = this.ctx.channels;
+      budget.leave('sse');
+      if (!stream.principal.apiKey) budget.releaseUser('sse', stream.principal.sub);
     }
     if (this.streams.size === 0) this.stopHeartbeat();
   }

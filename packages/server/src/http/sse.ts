@@ -32,8 +32,7 @@ import {
   type SubscribeResult,
 } from '@taskwire/protocol';
 import { Type } from 'typebox';
-import { authorizeSubscribe } from '../auth/permissions.js';
-import type { ServerContext } from '../app/context.js';
+import type { ChannelService } from '../hub/channel-service.js';
 import { requirePrincipal, type TaskwireRouteConfig } from './auth-hook.js';
 import { errorResponses, SECURITY } from './openapi-schemas.js';
 import { sseBlock, type SseGateway } from './sse-stream.js';
@@ -92,7 +91,7 @@ function preamble(result: SubscribeResult, asked: Position | null | undefined, i
   return result.events.map((e: EventFrame) => sseBlock('event', JSON.stringify(e), `${e.epoch}:${e.offset}`)).join('');
 }
 
-export function registerSseRoute(app: TypedApp, ctx: ServerContext, gateway: SseGateway): void {
+export function registerSseRoute(app: TypedApp, channels: ChannelService, gateway: SseGateway): void {
   const config: TaskwireRouteConfig = { queryAuth: true };
   app.get(
     '/channels/:channel/events',
@@ -119,35 +118,31 @@ export function registerSseRoute(app: TypedApp, ctx: ServerContext, gateway: Sse
     async (req, reply) => {
       const principal = requirePrincipal(req);
       const { channel } = req.params;
-      const decision = await authorizeSubscribe(principal, channel, (id) => ctx.tasks.get(id));
-      if (!decision.ok) throw decision.error;
       if (!gateway.accepting) throw new TaskwireError('unavailable', 'the server is shutting down');
-      if (gateway.size >= ctx.config.maxConnections) {
-        throw new TaskwireError('limit_exceeded', 'this node has reached its SSE connection limit');
-      }
-      if (!principal.apiKey && gateway.userStreams(principal.sub) >= ctx.config.maxConnectionsPerUser) {
-        throw new TaskwireError('limit_exceeded', 'too many SSE streams for this user on this node');
-      }
       const asked = lastEventIdOf(req.headers['last-event-id'], req.query.lastEventId);
       const isTask = parseChannel(channel)?.kind === 'task';
       const stream = gateway.create(reply.raw, principal);
       if (stream.closed) return reply.hijack(); // the client already left
-      let result: SubscribeResult;
+      let result: SubscribeResult | null;
       try {
-        result = await ctx.hub.subscribe(stream, channel, { ...(asked ? { since: asked } : {}), snapshot: isTask });
+        result = await channels.subscribe(principal, stream, {
+          channel,
+          since: asked ?? undefined,
+          alive: () => !stream.closed,
+        });
       } catch (err) {
         stream.end('gone');
         throw err;
       }
-      if (stream.closed) {
+      if (result === null || stream.closed) {
         // The client left (or the server is shutting down) while the subscription was set up.
-        ctx.hub.removeSubscriber(stream);
+        channels.release(stream);
         if (!gateway.accepting) throw new TaskwireError('unavailable', 'the server is shutting down');
         return reply.hijack();
       }
       reply.hijack();
       stream.open(result.epoch, preamble(result, asked, isTask));
-      if (!stream.closed) ctx.hub.activate(stream, channel);
+      if (!stream.closed) channels.activate(stream, channel);
       return reply;
     },
   );

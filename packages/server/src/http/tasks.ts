@@ -20,16 +20,15 @@ import {
   type JsonValue,
   type Task,
 } from '@taskwire/protocol';
-import type { ServerContext } from '../app/context.js';
 import { canReadTask, type CreateTaskInput, type UpdateTaskInput } from '../tasks/types.js';
 import type { Principal } from '../auth/types.js';
 import { requireApiKey, requirePrincipal } from './auth-hook.js';
 import { Bodies, SECURITY, errorResponses, jsonResponse, taskResponse } from './openapi-schemas.js';
-import type { TypedApp } from './types.js';
+import type { HttpContext, TypedApp } from './types.js';
 
 const TAGS = ['tasks'];
 
-export function registerTaskRoutes(app: TypedApp, ctx: ServerContext): void {
+export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
   const { tasks } = ctx;
 
   /** A task the caller may read, or 404 (missing and not yours look the same). */

@@ -51,3 +51,9 @@ export interface Hub {
   stats(): HubStats;
   close(): Promise<void>;
 }
+
+/** The transports a client connects with. */
+export type Transport = 'ws' | 'sse' | 'longpoll';
+
+/** One integer per transport. */
+export type TransportCounts = Record<Transport, number>;

@@ -12,13 +12,12 @@
  * hashing or allocation per observation.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Transport, TransportCounts } from '../hub/types.js';
 import { HotHistogram, type HotSeries } from './hot-histogram.js';
 
-export type Transport = 'ws' | 'sse' | 'longpoll';
+export type { Transport, TransportCounts };
 export const TRANSPORTS: readonly Transport[] = ['ws', 'sse', 'longpoll'];
 
-/** One integer per transport. */
-export type TransportCounts = Record<Transport, number>;
 
 /** Where the scrape-time values come from (set by the plugin once the transports exist). */
 export interface MetricsSources {

@@ -2,9 +2,8 @@
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/types.js';
 import type { ServerConfig } from '../config/types.js';
-import type { Engine } from '../engine/types.js';
-import type { EncodedEvent, Hub } from '../hub/types.js';
-import type { Connection } from './connection.js';
+import type { ChannelService } from '../hub/channel-service.js';
+import type { EncodedEvent } from '../hub/types.js';
 
 /** What a connection needs from its transport. */
 export interface WireSocket {
@@ -30,18 +29,17 @@ export interface ConnectionDeps<S extends WireSocket = WireSocket> {
     | 'maxPendingFrames'
     | 'clockLeewaySec'
   >;
-  readonly hub: Hub;
-  readonly engine: Pick<Engine, 'getTask' | 'publish'>;
+  /** Subscribe, publish and the user's connection slot: the path every transport shares. */
+  readonly channels: Pick<ChannelService, 'subscribe' | 'activate' | 'unsubscribe' | 'release' | 'publish' | 'budget'>;
   readonly auth: Pick<Authenticator, 'verifyToken' | 'redeemTicket'>;
   readonly logger: Logger;
   /** Shared count of live connection timers (for leak checks). */
   readonly timers: { active: number };
-  /** Per-user connection slots: acquire fails when the user is at its limit. */
-  readonly users: { acquire(sub: string): boolean; release(sub: string): void };
   /** How long a closing socket may take to close before it is terminated. */
   readonly closeGraceMs: number;
   /** Events written, per transport (metrics): `ws` is bumped once per delivered event. */
   readonly delivered?: { ws: number };
   onSlowConsumer(): void;
-  onClosed(conn: Connection<S>): void;
+  /** Once, when the socket is gone. */
+  onClosed(conn: { readonly id: string; readonly user: string | null; readonly socket: S }): void;
 }

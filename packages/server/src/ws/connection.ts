@@ -15,12 +15,9 @@
  *   subscribe to replies `{}` (idempotent). A binary frame is a bad frame.
  */
 import {
-  LIMITS,
   PROTOCOL_VERSION,
   TaskwireError,
   isValidChannel,
-  jsonByteLength,
-  parseChannel,
   parseClientFrame,
   type ErrorCode,
   type PublishFrame,
@@ -28,8 +25,6 @@ import {
   type SubscribeFrame,
   type UnsubscribeFrame,
 } from '@taskwire/protocol';
-import type { Logger } from 'pino';
-import { authorizePublish, authorizeSubscribe } from '../auth/permissions.js';
 import { AuthError, type Principal } from '../auth/types.js';
 import type { EncodedEvent, Subscriber } from '../hub/types.js';
 import { SmallMap } from '../util/small-map.js';
@@ -153,8 +148,8 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
   private release(): void {
     this.timer.clear();
     this.subs.clear();
-    this.deps.hub.removeSubscriber(this);
-    if (this.principal) this.deps.users.release(this.principal.sub);
+    this.deps.channels.release(this);
+    if (this.principal) this.deps.channels.budget.releaseUser('ws', this.principal.sub);
   }
 
   private enqueue(work: () => Promise<void>): void {
@@ -253,7 +248,7 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
     }
     if (this.state !== 'authenticating') return;
     if (this.isExpired(principal)) return this.closeWith(CLOSE.tokenExpired);
-    if (!this.deps.users.acquire(principal.sub)) {
+    if (!this.deps.channels.budget.claimUser('ws', principal.sub)) {
       return this.closeWith(CLOSE.connectionLimit, 'too many connections for this user');
     }
     this.principal = principal;
@@ -298,44 +293,32 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
 
   private async subscribe(f: SubscribeFrame): Promise<void> {
     const { id, channel } = f;
-    const parsed = parseChannel(channel);
-    if (!parsed)
+    if (!isValidChannel(channel))
       return this.replyError(id, new TaskwireError('bad_request', `invalid channel name ${JSON.stringify(channel)}`));
     if (this.subs.has(channel))
       return this.replyError(id, new TaskwireError('bad_request', `already subscribed to ${channel}`));
     const max = this.deps.config.maxSubscriptionsPerConnection;
     if (this.subs.size >= max)
       return this.replyError(id, new TaskwireError('limit_exceeded', `at most ${max} subscriptions per connection`));
-    if (f.history !== undefined && f.history > this.deps.config.historySize) {
-      return this.replyError(
-        id,
-        new TaskwireError('bad_request', `history must be at most ${this.deps.config.historySize}`),
-      );
-    }
-    const decision = await authorizeSubscribe(this.requirePrincipal(), channel, (taskId) =>
-      this.deps.engine.getTask(taskId),
-    );
-    if (this.state !== 'open') return;
-    if (!decision.ok) return this.replyError(id, decision.error);
-
     this.subs.set(channel, 'pending');
     let resultJson: string;
     try {
-      const result = await this.deps.hub.subscribe(this, channel, {
+      const result = await this.deps.channels.subscribe(this.requirePrincipal(), this, {
+        channel,
         since: f.since,
         history: f.history,
-        snapshot: parsed.kind === 'task',
+        alive: () => this.state === 'open',
       });
+      if (result === null) return;
       resultJson = JSON.stringify(result);
     } catch (err) {
-      this.subs.delete(channel);
-      this.deps.hub.unsubscribe(this, channel);
-      return this.replyError(id, toTaskwireError(err, this.deps.logger));
+      if (this.subs.get(channel) === 'pending') this.subs.delete(channel);
+      return this.replyError(id, err instanceof TaskwireError ? err : internalError(err));
     }
     if (this.state !== 'open') return;
     this.subs.set(channel, 'active');
     this.reply(id, resultJson);
-    if (this.state === 'open') this.deps.hub.activate(this, channel);
+    if (this.state === 'open') this.deps.channels.activate(this, channel);
   }
 
   private unsubscribe(f: UnsubscribeFrame): Promise<void> | void {
@@ -345,26 +328,15 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
         new TaskwireError('bad_request', `invalid channel name ${JSON.stringify(f.channel)}`),
       );
     this.subs.delete(f.channel);
-    this.deps.hub.unsubscribe(this, f.channel);
+    this.deps.channels.unsubscribe(this, f.channel);
     this.reply(f.id, EMPTY_RESULT);
   }
 
-  private async publish(f: PublishFrame): Promise<void> {
-    const denied = authorizePublish(this.requirePrincipal(), f.channel);
-    if (denied) return this.replyError(f.id, denied);
-    if (jsonByteLength(f.data) > LIMITS.jsonBytes) {
-      return this.replyError(f.id, new TaskwireError('bad_request', `data is over ${LIMITS.jsonBytes} bytes of JSON`));
-    }
-    try {
-      const { event } = await this.deps.engine.publish({
-        channel: f.channel,
-        data: f.data,
-        idempotencyKey: f.idempotencyKey,
-      });
-      this.reply(f.id, `{"epoch":${JSON.stringify(event.epoch)},"offset":${event.offset}}`);
-    } catch (err) {
-      this.replyError(f.id, toTaskwireError(err, this.deps.logger));
-    }
+  private publish(f: PublishFrame): Promise<void> {
+    return this.deps.channels.publish(this.requirePrincipal(), f).then(
+      (at) => this.reply(f.id, `{"epoch":${JSON.stringify(at.epoch)},"offset":${at.offset}}`),
+      (err: unknown) => this.replyError(f.id, err instanceof TaskwireError ? err : internalError(err)),
+    );
   }
 
   private async refresh(f: RefreshFrame): Promise<void> {
@@ -392,8 +364,7 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
   }
 }
 
-function toTaskwireError(err: unknown, logger: Logger): TaskwireError {
-  if (err instanceof TaskwireError) return err;
-  logger.error({ err }, 'ws: unexpected error');
-  return new TaskwireError('unavailable', 'the engine is unavailable');
+/** The channel service answers only TaskwireErrors; anything else is a bug, answered `internal`. */
+function internalError(cause: unknown): TaskwireError {
+  return new TaskwireError('internal', 'internal server error', { cause });
 }

@@ -26,14 +26,25 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { ServerContext } from '../app/context.js';
+import type { ServerConfig } from '../config/types.js';
 import { SECURITY, errorResponses } from '../http/openapi-schemas.js';
 import { redactUrl } from '../logging/logger.js';
 import { CLOSE } from './connection-parts.js';
-import { Connection, type ConnectionDeps, type Credential } from './connection.js';
+import { Connection } from './connection.js';
+import type { ConnectionDeps, Credential } from './connection-types.js';
 import type { WebSocketGateway } from './types.js';
 import { Wire } from './wire.js';
+
+/** What the endpoint needs of the node (the app's context has all of it). */
+export interface WebSocketContext {
+  readonly config: ServerConfig;
+  readonly channels: ConnectionDeps['channels'];
+  readonly auth: ConnectionDeps['auth'];
+  readonly logger: Logger;
+  readonly metrics: { readonly delivered: { ws: number } };
+}
 
 export interface WebSocketEndpointOptions {
   /** How long a socket we closed may take to finish closing before it is terminated (default 2000 ms). */
@@ -74,14 +85,13 @@ const UPGRADE_REQUIRED = {
 
 export function registerWebSocket(
   app: FastifyInstance,
-  ctx: ServerContext,
+  ctx: WebSocketContext,
   options: WebSocketEndpointOptions = {},
 ): WebSocketGateway {
   const { config, logger } = ctx;
   const path = `${app.prefix}/ws`;
   /** Every socket of this endpoint, open or closing, with its wire. */
   const wires = new Map<WebSocket, Wire>();
-  const userConnections = new Map<string, number>();
   const timers = { active: 0 };
   // A host app that registered @fastify/websocket before taskwire routes every upgrade through Fastify and
   // wraps every route: then ours is upgraded by it (`wsHandler`), and taskwire adds no listener of its own.
@@ -94,6 +104,9 @@ export function registerWebSocket(
         perMessageDeflate: false,
         clientTracking: false,
       });
+  const budget = ctx.channels.budget;
+  /** Wires holding a node slot (a socket refused at the limit holds none while it closes). */
+  const admitted = new WeakSet<Wire>();
   let slowConsumerCloses = 0;
   let phase: GatewayPhase = 'running';
   let heartbeat: NodeJS.Timeout | null = null;
@@ -101,31 +114,18 @@ export function registerWebSocket(
 
   const deps: ConnectionDeps<Wire> = {
     config,
-    hub: ctx.hub,
-    engine: ctx.engine,
+    channels: ctx.channels,
     auth: ctx.auth,
     logger,
     timers,
     closeGraceMs: options.closeGraceMs ?? 2000,
     delivered: ctx.metrics.delivered,
-    users: {
-      acquire(sub) {
-        const n = userConnections.get(sub) ?? 0;
-        if (n >= config.maxConnectionsPerUser) return false;
-        userConnections.set(sub, n + 1);
-        return true;
-      },
-      release(sub) {
-        const n = (userConnections.get(sub) ?? 1) - 1;
-        if (n > 0) userConnections.set(sub, n);
-        else userConnections.delete(sub);
-      },
-    },
     onSlowConsumer() {
       slowConsumerCloses += 1;
     },
     onClosed(conn) {
       if (!wires.delete(conn.socket.ws)) return;
+      if (admitted.delete(conn.socket)) budget.leave('ws');
       logger.debug({ connection: conn.id, user: conn.user }, 'ws: connection closed');
       if (wires.size > 0) return;
       stopHeartbeat();
@@ -186,7 +186,6 @@ export function registerWebSocket(
     const wire = new Wire(ws, raw);
     const conn = new Connection(id, wire, deps);
     wire.conn = conn;
-    const full = wires.size >= config.maxConnections;
     wires.set(ws, wire);
     ws.on('message', onMessage);
     ws.on('pong', onPong);
@@ -196,7 +195,8 @@ export function registerWebSocket(
       logger.debug({ connection: id, url: redactUrl(url) }, 'ws: connection accepted');
 
     if (phase !== 'running') return conn.closeWith(CLOSE.restarting, 'the server is restarting');
-    if (full) return conn.closeWith(CLOSE.connectionLimit, 'this node has reached its connection limit');
+    if (!budget.admit('ws')) return conn.closeWith(CLOSE.connectionLimit, 'this node has reached its connection limit');
+    admitted.add(wire);
     startHeartbeat();
     conn.start(credentialOf(url));
   }
