@@ -47,4 +47,3 @@ export interface ServerStats {
   eventsOutPerSecond: number;
   slowConsumerCloses: number;
 }
-

@@ -34,7 +34,7 @@ describe('Hub channel states', () => {
 
   it('reaches every phase from starting', () => {
     const seen = new Set<ChannelPhase>(['starting']);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const from of Array.from(seen))
         for (const input of CHANNEL_INPUTS) {

@@ -18,7 +18,6 @@ import { HotHistogram, type HotSeries } from './hot-histogram.js';
 export type { Transport, TransportCounts };
 export const TRANSPORTS: readonly Transport[] = ['ws', 'sse', 'longpoll'];
 
-
 /** Where the scrape-time values come from (set by the plugin once the transports exist). */
 export interface MetricsSources {
   connections(): TransportCounts;

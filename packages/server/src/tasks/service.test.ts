@@ -1,7 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TaskwireError } from '@taskwire/protocol';
 import { createTaskService } from './service.js';
-import { T0, asyncOnly, cleanup, events, kinds, logger, rejectsWith, running, setup } from '../../test/helpers/task-service.js';
+import {
+  T0,
+  asyncOnly,
+  cleanup,
+  events,
+  kinds,
+  logger,
+  rejectsWith,
+  running,
+  setup,
+} from '../../test/helpers/task-service.js';
 
 afterEach(cleanup);
 
