@@ -20,6 +20,7 @@ import {
   INITIAL,
   LocalCode,
   PUBLIC_STATE,
+  SERVER_CODES_FROM,
   transition,
   type ConnectionState,
   type Effect,
@@ -181,11 +182,16 @@ export class Connection {
         this.#machine = state;
         for (const effect of effects) this.#run(effect);
         // Tell the fallback policy how an attempt ended: welcomed, or failed before `welcome`
-        // for a reason below 4000 (upgrade refused, stream blocked, no welcome in time; codes
-        // 4000-4999 come from the server itself, so the transport works).
+        // for a reason below the server's codes (upgrade refused, stream blocked, no welcome
+        // in time; codes 4000-4999 come from the server itself, so the transport works).
         if (before === 'opening' && state.phase === 'connected') {
           this.#policy({ type: 'welcome', index: this.#openedWith });
-        } else if (before === 'opening' && state.phase === 'waiting' && 'code' in next && next.code < 4000) {
+        } else if (
+          before === 'opening' &&
+          state.phase === 'waiting' &&
+          'code' in next &&
+          next.code < SERVER_CODES_FROM
+        ) {
           this.#policy({ type: 'failed', index: this.#openedWith });
         }
       }
