@@ -5,16 +5,16 @@
  * synchronous getToken) are queued, so a transition always completes before the
  * next one starts.
  *
- * Transport fallback (./fallback.ts): the connection opens the transport the policy
- * names, tells it which attempts failed before `welcome` and which welcomed (read off
- * the machine's transitions, so the machine itself knows nothing of transports), runs
- * its health probe and its retry timer, and replaces a working fallback when the
- * policy tries the first transport again.
+ * Transport fallback (./fallback-runner.ts): the connection opens the transport the
+ * runner names, and tells it which attempts failed before `welcome` and which
+ * welcomed (read off the machine's transitions, so the machine itself knows nothing
+ * of transports); it replaces a working fallback when the runner asks.
  */
 import type { ClientFrame, ServerFrame, WelcomeFrame } from '@taskwire/protocol';
 import { backoffDelay, STABLE_AFTER_MS, type BackoffOptions } from './backoff.js';
 import { TaskwireClientError } from './errors.js';
-import { FALLBACK_INITIAL, fallbackStep, type FallbackInput, type TransportName } from './fallback.js';
+import type { TransportName } from './fallback.js';
+import { FallbackRunner, type FallbackOptions, type TransportSlot } from './fallback-runner.js';
 import { refreshDelay, tokenExpiry } from './jwt.js';
 import {
   INITIAL,
@@ -28,7 +28,7 @@ import {
   type MachineState,
 } from './machine.js';
 import { Requests, type Settle } from './requests.js';
-import type { Transport, TransportFactory } from './transport.js';
+import type { Transport } from './transport.js';
 
 export interface StateEvent {
   oldState: ConnectionState;
@@ -57,20 +57,6 @@ export interface RetryEvent {
   delayMs: number;
   /** When the next attempt starts, ms since the Unix epoch. */
   at: number;
-}
-
-export interface TransportSlot {
-  name: TransportName;
-  factory: TransportFactory;
-}
-
-export interface FallbackOptions {
-  /** Consecutive failures before a switch. */
-  failures: number;
-  /** Time on a fallback before the first transport is tried again, ms. */
-  retryMs: number;
-  /** Does plain HTTP reach the server? (`GET /healthz`) */
-  probe: () => Promise<boolean>;
 }
 
 export interface ConnectionOptions {
@@ -104,10 +90,7 @@ export class Connection {
   #lastHeard = 0;
   #welcome: WelcomeFrame | undefined;
   readonly #requests: Requests;
-  #fallback = FALLBACK_INITIAL;
-  /** The index of the transport the current attempt opened. */
-  #openedWith = 0;
-  #fallbackTimer: Timer | undefined;
+  readonly #fallback: FallbackRunner;
 
   constructor(
     private readonly opts: ConnectionOptions,
@@ -117,6 +100,12 @@ export class Connection {
     this.#requests = new Requests(opts.requestTimeoutMs, () =>
       this.#feed({ type: 'stale', code: LocalCode.Timeout, reason: 'request timed out' }),
     );
+    this.#fallback = new FallbackRunner(opts.transports, opts.fallback, () => {
+      // Replace the working fallback: the machine closes it, backs off once, and opens the new one.
+      if (this.#machine.phase === 'connected' || this.#machine.phase === 'opening') {
+        this.#feed({ type: 'stale', code: LocalCode.SwitchTransport, reason: `trying ${this.transport} again` });
+      }
+    });
   }
 
   get state(): ConnectionState {
@@ -130,7 +119,7 @@ export class Connection {
 
   /** The transport in use, or the one the next attempt opens. */
   get transport(): TransportName {
-    return this.#slot().name;
+    return this.#fallback.slot.name;
   }
 
   /** The `welcome` of the current session (undefined unless connected). */
@@ -139,20 +128,19 @@ export class Connection {
   }
 
   connect(): void {
-    // Still on a fallback after a disconnect(): keep it, and the plan to try the first transport again.
-    if (this.#fallback.current > 0 && this.#fallbackTimer === undefined) this.#retryFirstLater();
+    this.#fallback.resume();
     this.#feed({ type: 'connect' });
   }
 
   disconnect(): void {
-    this.#cancelRetryFirst();
+    this.#fallback.pause();
     this.#feed({ type: 'disconnect' });
   }
 
   /** Browser environment signals (see environment.ts). */
   notify(type: 'online' | 'offline' | 'visible'): void {
     this.#feed({ type });
-    if (type === 'online') this.#policy({ type: 'retry-first' });
+    if (type === 'online') this.#fallback.online();
   }
 
   /** Send a request; its reply (or `disconnected`, `timeout`) goes to `settle`, synchronously. */
@@ -181,18 +169,12 @@ export class Connection {
         const { state, effects } = transition(this.#machine, next);
         this.#machine = state;
         for (const effect of effects) this.#run(effect);
-        // Tell the fallback policy how an attempt ended: welcomed, or failed before `welcome`
+        // Tell the fallback runner how an attempt ended: welcomed, or failed before `welcome`
         // for a reason below the server's codes (upgrade refused, stream blocked, no welcome
         // in time; codes 4000-4999 come from the server itself, so the transport works).
-        if (before === 'opening' && state.phase === 'connected') {
-          this.#policy({ type: 'welcome', index: this.#openedWith });
-        } else if (
-          before === 'opening' &&
-          state.phase === 'waiting' &&
-          'code' in next &&
-          next.code < SERVER_CODES_FROM
-        ) {
-          this.#policy({ type: 'failed', index: this.#openedWith });
+        if (before === 'opening' && state.phase === 'connected') this.#fallback.welcomed();
+        else if (before === 'opening' && state.phase === 'waiting' && 'code' in next && next.code < SERVER_CODES_FROM) {
+          this.#fallback.failed();
         }
       }
     } finally {
@@ -272,57 +254,11 @@ export class Connection {
       }, fail);
   }
 
-  #slot(): TransportSlot {
-    const slots = this.opts.transports;
-    return slots[this.#fallback.current] ?? (slots[0] as TransportSlot);
-  }
-
-  /** Run one input through the fallback policy, and its effects. */
-  #policy(input: FallbackInput): void {
-    const fb = this.opts.fallback;
-    if (!fb) return;
-    const { state, effects } = fallbackStep(this.#fallback, input, {
-      count: this.opts.transports.length,
-      failures: fb.failures,
-    });
-    this.#fallback = state;
-    for (const effect of effects) {
-      if (effect.type === 'probe') {
-        fb.probe().then(
-          (ok) => this.#policy({ type: 'probed', ok }),
-          () => this.#policy({ type: 'probed', ok: false }),
-        );
-      } else if (effect.type === 'schedule-retry') {
-        this.#retryFirstLater();
-      } else if (effect.type === 'cancel-retry') {
-        this.#cancelRetryFirst();
-      } else if (effect.reconnect && (this.#machine.phase === 'connected' || this.#machine.phase === 'opening')) {
-        // Replace the working fallback: the machine closes it, backs off once, and opens the new one.
-        this.#feed({ type: 'stale', code: LocalCode.SwitchTransport, reason: `trying ${this.transport} again` });
-      }
-    }
-  }
-
-  #retryFirstLater(): void {
-    const fb = this.opts.fallback;
-    if (!fb) return;
-    this.#cancelRetryFirst();
-    this.#fallbackTimer = setTimeout(() => {
-      this.#fallbackTimer = undefined;
-      this.#policy({ type: 'retry-first' });
-    }, fb.retryMs);
-  }
-
-  #cancelRetryFirst(): void {
-    clearTimeout(this.#fallbackTimer);
-    this.#fallbackTimer = undefined;
-  }
-
   #openTransport(): void {
     let transport: Transport;
-    this.#openedWith = this.#fallback.current;
+    const slot = this.#fallback.opening();
     try {
-      transport = this.#slot().factory(this.opts.url, {
+      transport = slot.factory(this.opts.url, {
         onOpen: () => {
           if (this.#transport === transport) this.#feed({ type: 'open' });
         },
