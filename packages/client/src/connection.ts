@@ -1,21 +1,21 @@
 /**
  * The one object that runs the machine's effects: it owns the transport, the
- * timers and the token. Every input goes through `#feed`, the single transition
- * point; effects that cause further inputs (a transport constructor that throws, a
- * synchronous getToken) are queued, so a transition always completes before the
- * next one starts.
+ * retry timer, the token and the pending requests. Every input goes through `#feed`,
+ * the single transition point; effects that cause further inputs (a transport
+ * constructor that throws, a synchronous getToken) are queued, so a transition
+ * always completes before the next one starts.
  *
- * Transport fallback (./fallback-runner.ts): the connection opens the transport the
- * runner names, and tells it which attempts failed before `welcome` and which
- * welcomed (read off the machine's transitions, so the machine itself knows nothing
- * of transports); it replaces a working fallback when the runner asks.
+ * Beside it, two parts with their own state, whose inputs come back through `#feed`:
+ * the fallback runner (./fallback-runner.ts: which transport each attempt opens; it
+ * hears how each attempt ended, read off the machine's transitions, so the machine
+ * itself knows nothing of transports) and the session (./session.ts: the welcome
+ * timeout, liveness, the stable timer and the proactive token refresh).
  */
-import type { ClientFrame, ServerFrame, WelcomeFrame } from '@taskwire/protocol';
-import { backoffDelay, STABLE_AFTER_MS, type BackoffOptions } from './backoff.js';
+import type { ServerFrame, WelcomeFrame } from '@taskwire/protocol';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { TaskwireClientError } from './errors.js';
 import type { TransportName } from './fallback.js';
 import { FallbackRunner, type FallbackOptions, type TransportSlot } from './fallback-runner.js';
-import { refreshDelay, tokenExpiry } from './jwt.js';
 import {
   INITIAL,
   LocalCode,
@@ -27,7 +27,8 @@ import {
   type Input,
   type MachineState,
 } from './machine.js';
-import { Requests, type Settle } from './requests.js';
+import { Requests, type OutFrame, type Settle } from './requests.js';
+import { Session } from './session.js';
 import type { Transport } from './transport.js';
 
 export interface StateEvent {
@@ -75,7 +76,6 @@ export interface ConnectionOptions {
 }
 
 type Timer = ReturnType<typeof setTimeout>;
-export type OutFrame = ClientFrame extends infer F ? (F extends { id: number } ? Omit<F, 'id'> : never) : never;
 
 export class Connection {
   #machine: MachineState = INITIAL;
@@ -86,11 +86,10 @@ export class Connection {
   /** Bumped whenever an async getToken result might become stale. */
   #tokenGeneration = 0;
   #retryTimer: Timer | undefined;
-  #sessionTimers: Timer[] = [];
-  #lastHeard = 0;
   #welcome: WelcomeFrame | undefined;
   readonly #requests: Requests;
   readonly #fallback: FallbackRunner;
+  readonly #session: Session;
 
   constructor(
     private readonly opts: ConnectionOptions,
@@ -106,6 +105,20 @@ export class Connection {
         this.#feed({ type: 'stale', code: LocalCode.SwitchTransport, reason: `trying ${this.transport} again` });
       }
     });
+    this.#session = new Session(
+      {
+        feed: (input) => this.#feed(input),
+        send: (frame, settle) => this.send(frame, settle),
+        request: (frame) => this.request(frame),
+        live: () => (this.state === 'connected' ? this.#transport : null),
+        token: () => this.#token,
+        refreshed: (token) => {
+          this.#token = token;
+        },
+        error: (error) => this.hooks.error(error),
+      },
+      opts.getToken,
+    );
   }
 
   get state(): ConnectionState {
@@ -216,7 +229,7 @@ export class Connection {
         this.#token = undefined;
         return this.#fetchToken(() => undefined);
       case 'start-session':
-        return this.#startSession(effect.heartbeatMs);
+        return this.#session.start(effect.heartbeatMs, this.#welcome);
       case 'resubscribe':
         if (this.#welcome) this.hooks.connected(this.#welcome);
         return;
@@ -276,13 +289,11 @@ export class Connection {
       return;
     }
     this.#transport = transport;
-    this.#sessionTimer(this.opts.connectTimeoutMs, () =>
-      this.#feed({ type: 'stale', code: LocalCode.Timeout, reason: 'no welcome in time' }),
-    );
+    this.#session.awaitWelcome(this.opts.connectTimeoutMs);
   }
 
   #onFrame(frame: ServerFrame): void {
-    this.#lastHeard = Date.now();
+    this.#session.heard();
     switch (frame.type) {
       case 'welcome':
         this.#welcome = frame;
@@ -296,78 +307,10 @@ export class Connection {
     }
   }
 
-  #startSession(heartbeatMs: number): void {
-    this.#clearSessionTimers(); // the welcome timeout
-    this.#lastHeard = Date.now();
-    this.#sessionTimer(STABLE_AFTER_MS, () => this.#feed({ type: 'stable' }));
-    if (heartbeatMs > 0) this.#watch(heartbeatMs);
-    const welcome = this.#welcome;
-    if (welcome) this.#scheduleRefresh(welcome.serverTime - Date.now());
-  }
-
-  /**
-   * Liveness: browsers cannot see the server's WebSocket pings, so after heartbeatMs
-   * of silence we ask with an app-level ping, and after 2 × heartbeatMs of silence
-   * we give the connection up.
-   */
-  #watch(heartbeatMs: number): void {
-    const tick = Math.max(50, Math.floor(heartbeatMs / 4));
-    let lastPing = 0;
-    const check = (): void => {
-      const now = Date.now();
-      const quiet = now - this.#lastHeard;
-      if (quiet >= 2 * heartbeatMs) {
-        return this.#feed({ type: 'stale', code: LocalCode.NoHeartbeat, reason: `nothing heard for ${quiet} ms` });
-      }
-      // One ping per quiet heartbeat; its reply counts as hearing from the server.
-      if (quiet >= heartbeatMs && now - lastPing >= heartbeatMs) {
-        lastPing = now;
-        this.send({ op: 'ping' }, () => undefined);
-      }
-      this.#sessionTimer(tick, check);
-    };
-    this.#sessionTimer(tick, check);
-  }
-
-  /** Proactive refresh with the `refresh` op before the token's exp. `skew` = server clock − ours. */
-  #scheduleRefresh(skew: number): void {
-    const exp = this.#token === undefined ? undefined : tokenExpiry(this.#token);
-    const getToken = this.opts.getToken;
-    if (exp === undefined || !getToken) return;
-    this.#sessionTimer(refreshDelay(exp, Date.now() + skew), () => {
-      const transport = this.#transport;
-      Promise.resolve()
-        .then(getToken)
-        .then(async (token) => {
-          if (this.#transport !== transport || this.state !== 'connected') return;
-          await this.request({ op: 'refresh', token });
-          this.#token = token;
-          this.#scheduleRefresh(skew);
-        })
-        .catch((cause: unknown) => {
-          // The server will close with 4001 when the old token runs out; the machine handles that.
-          this.hooks.error(new TaskwireClientError('token', 'token refresh failed', { cause }));
-        });
-    });
-  }
-
-  #sessionTimer(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#sessionTimers = this.#sessionTimers.filter((t) => t !== timer);
-      fn();
-    }, ms);
-    this.#sessionTimers.push(timer);
-  }
-
-  #clearSessionTimers(): void {
-    for (const t of this.#sessionTimers) clearTimeout(t);
-    this.#sessionTimers = [];
-  }
-
   #stop(): void {
     this.#transport?.close(LocalCode.Disconnect, 'client stopped');
     this.#transport = null;
-    this.#clearSessionTimers();
+    this.#session.stop();
     clearTimeout(this.#retryTimer);
     this.#tokenGeneration++;
     this.#requests.failAll('connection lost');
@@ -375,6 +318,6 @@ export class Connection {
 
   /** Timers and requests still alive (leak checks in tests). */
   get pending(): { timers: number; requests: number } {
-    return { timers: this.#sessionTimers.length, requests: this.#requests.size };
+    return { timers: this.#session.timers, requests: this.#requests.size };
   }
 }
