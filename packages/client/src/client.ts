@@ -21,9 +21,13 @@ import type { TransportName } from './fallback.js';
 import type { ConnectionState } from './machine.js';
 import type { OutFrame, Settle } from './requests.js';
 import { Subscription } from './subscription.js';
-import { webSocketTransport, type TransportFactory, type WebSocketConstructor } from './transport.js';
-import type { FetchLike } from './transports/http.js';
-import type { EventSourceConstructor } from './transports/sse.js';
+import {
+  webSocketTransport,
+  type EventSourceConstructor,
+  type FetchLike,
+  type TransportFactory,
+  type WebSocketConstructor,
+} from './transport.js';
 
 const ALL_TRANSPORTS: readonly TransportName[] = ['websocket', 'sse', 'longpoll'];
 
