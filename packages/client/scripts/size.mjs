@@ -19,7 +19,7 @@ const BUDGETS = [
   { entry: '../dist/index.js', name: '@taskwire/client', limit: 8 * 1024 },
   { entry: '../dist/backend/index.js', name: '@taskwire/client/backend', limit: 8 * 1024 },
   // The core plus SSE and long-poll: what an app that imports createClient from here ships.
-  { entry: '../dist/transports/index.js', name: '@taskwire/client/fallback', limit: 10 * 1024 },
+  { entry: '../dist/fallback-entry.js', name: '@taskwire/client/fallback', limit: 10 * 1024 },
 ];
 
 let failed = false;

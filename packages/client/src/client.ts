@@ -12,18 +12,22 @@
  */
 import { taskChannel, userChannel, type PublishResult, type ServerFrame, type WelcomeFrame } from '@taskwire/protocol';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { Connection, type OutFrame, type RetryEvent, type StateEvent } from './connection.js';
+import { Connection, type RetryEvent, type StateEvent } from './connection.js';
 import { Listeners } from './emitter.js';
 import { watchEnvironment } from './environment.js';
 import type { TaskwireClientError } from './errors.js';
 import { ChannelHandle, TaskHandle, TasksHandle } from './handles.js';
 import type { TransportName } from './fallback.js';
 import type { ConnectionState } from './machine.js';
-import type { Settle } from './requests.js';
+import type { OutFrame, Settle } from './requests.js';
 import { Subscription } from './subscription.js';
-import { webSocketTransport, type TransportFactory, type WebSocketConstructor } from './transport.js';
-import type { FetchLike } from './transports/http.js';
-import type { EventSourceConstructor } from './transports/sse.js';
+import {
+  webSocketTransport,
+  type EventSourceConstructor,
+  type FetchLike,
+  type TransportFactory,
+  type WebSocketConstructor,
+} from './transport.js';
 
 const ALL_TRANSPORTS: readonly TransportName[] = ['websocket', 'sse', 'longpoll'];
 

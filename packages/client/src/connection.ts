@@ -1,33 +1,35 @@
 /**
  * The one object that runs the machine's effects: it owns the transport, the
- * timers and the token. Every input goes through `#feed`, the single transition
- * point; effects that cause further inputs (a transport constructor that throws, a
- * synchronous getToken) are queued, so a transition always completes before the
- * next one starts.
+ * retry timer, the token and the pending requests. Every input goes through `#feed`,
+ * the single transition point; effects that cause further inputs (a transport
+ * constructor that throws, a synchronous getToken) are queued, so a transition
+ * always completes before the next one starts.
  *
- * Transport fallback (./fallback.ts): the connection opens the transport the policy
- * names, tells it which attempts failed before `welcome` and which welcomed (read off
- * the machine's transitions, so the machine itself knows nothing of transports), runs
- * its health probe and its retry timer, and replaces a working fallback when the
- * policy tries the first transport again.
+ * Beside it, two parts with their own state, whose inputs come back through `#feed`:
+ * the fallback runner (./fallback-runner.ts: which transport each attempt opens; it
+ * hears how each attempt ended, read off the machine's transitions, so the machine
+ * itself knows nothing of transports) and the session (./session.ts: the welcome
+ * timeout, liveness, the stable timer and the proactive token refresh).
  */
-import type { ClientFrame, ServerFrame, WelcomeFrame } from '@taskwire/protocol';
-import { backoffDelay, STABLE_AFTER_MS, type BackoffOptions } from './backoff.js';
+import type { ServerFrame, WelcomeFrame } from '@taskwire/protocol';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { TaskwireClientError } from './errors.js';
-import { FALLBACK_INITIAL, fallbackStep, type FallbackInput, type TransportName } from './fallback.js';
-import { refreshDelay, tokenExpiry } from './jwt.js';
+import type { TransportName } from './fallback.js';
+import { FallbackRunner, type FallbackOptions, type TransportSlot } from './fallback-runner.js';
 import {
   INITIAL,
   LocalCode,
   PUBLIC_STATE,
+  SERVER_CODES_FROM,
   transition,
   type ConnectionState,
   type Effect,
   type Input,
   type MachineState,
 } from './machine.js';
-import { Requests, type Settle } from './requests.js';
-import type { Transport, TransportFactory } from './transport.js';
+import { Requests, type OutFrame, type Settle } from './requests.js';
+import { Session } from './session.js';
+import type { Transport } from './transport.js';
 
 export interface StateEvent {
   oldState: ConnectionState;
@@ -58,20 +60,6 @@ export interface RetryEvent {
   at: number;
 }
 
-export interface TransportSlot {
-  name: TransportName;
-  factory: TransportFactory;
-}
-
-export interface FallbackOptions {
-  /** Consecutive failures before a switch. */
-  failures: number;
-  /** Time on a fallback before the first transport is tried again, ms. */
-  retryMs: number;
-  /** Does plain HTTP reach the server? (`GET /healthz`) */
-  probe: () => Promise<boolean>;
-}
-
 export interface ConnectionOptions {
   url: string;
   token?: string | undefined;
@@ -88,7 +76,6 @@ export interface ConnectionOptions {
 }
 
 type Timer = ReturnType<typeof setTimeout>;
-export type OutFrame = ClientFrame extends infer F ? (F extends { id: number } ? Omit<F, 'id'> : never) : never;
 
 export class Connection {
   #machine: MachineState = INITIAL;
@@ -99,14 +86,10 @@ export class Connection {
   /** Bumped whenever an async getToken result might become stale. */
   #tokenGeneration = 0;
   #retryTimer: Timer | undefined;
-  #sessionTimers: Timer[] = [];
-  #lastHeard = 0;
   #welcome: WelcomeFrame | undefined;
   readonly #requests: Requests;
-  #fallback = FALLBACK_INITIAL;
-  /** The index of the transport the current attempt opened. */
-  #openedWith = 0;
-  #fallbackTimer: Timer | undefined;
+  readonly #fallback: FallbackRunner;
+  readonly #session: Session;
 
   constructor(
     private readonly opts: ConnectionOptions,
@@ -115,6 +98,26 @@ export class Connection {
     this.#token = opts.token;
     this.#requests = new Requests(opts.requestTimeoutMs, () =>
       this.#feed({ type: 'stale', code: LocalCode.Timeout, reason: 'request timed out' }),
+    );
+    this.#fallback = new FallbackRunner(opts.transports, opts.fallback, () => {
+      // Replace the working fallback: the machine closes it, backs off once, and opens the new one.
+      if (this.#machine.phase === 'connected' || this.#machine.phase === 'opening') {
+        this.#feed({ type: 'stale', code: LocalCode.SwitchTransport, reason: `trying ${this.transport} again` });
+      }
+    });
+    this.#session = new Session(
+      {
+        feed: (input) => this.#feed(input),
+        send: (frame, settle) => this.send(frame, settle),
+        request: (frame) => this.request(frame),
+        live: () => (this.state === 'connected' ? this.#transport : null),
+        token: () => this.#token,
+        refreshed: (token) => {
+          this.#token = token;
+        },
+        error: (error) => this.hooks.error(error),
+      },
+      opts.getToken,
     );
   }
 
@@ -129,7 +132,7 @@ export class Connection {
 
   /** The transport in use, or the one the next attempt opens. */
   get transport(): TransportName {
-    return this.#slot().name;
+    return this.#fallback.slot.name;
   }
 
   /** The `welcome` of the current session (undefined unless connected). */
@@ -138,20 +141,19 @@ export class Connection {
   }
 
   connect(): void {
-    // Still on a fallback after a disconnect(): keep it, and the plan to try the first transport again.
-    if (this.#fallback.current > 0 && this.#fallbackTimer === undefined) this.#retryFirstLater();
+    this.#fallback.resume();
     this.#feed({ type: 'connect' });
   }
 
   disconnect(): void {
-    this.#cancelRetryFirst();
+    this.#fallback.pause();
     this.#feed({ type: 'disconnect' });
   }
 
   /** Browser environment signals (see environment.ts). */
   notify(type: 'online' | 'offline' | 'visible'): void {
     this.#feed({ type });
-    if (type === 'online') this.#policy({ type: 'retry-first' });
+    if (type === 'online') this.#fallback.online();
   }
 
   /** Send a request; its reply (or `disconnected`, `timeout`) goes to `settle`, synchronously. */
@@ -180,13 +182,12 @@ export class Connection {
         const { state, effects } = transition(this.#machine, next);
         this.#machine = state;
         for (const effect of effects) this.#run(effect);
-        // Tell the fallback policy how an attempt ended: welcomed, or failed before `welcome`
-        // for a reason below 4000 (upgrade refused, stream blocked, no welcome in time; codes
-        // 4000-4999 come from the server itself, so the transport works).
-        if (before === 'opening' && state.phase === 'connected') {
-          this.#policy({ type: 'welcome', index: this.#openedWith });
-        } else if (before === 'opening' && state.phase === 'waiting' && 'code' in next && next.code < 4000) {
-          this.#policy({ type: 'failed', index: this.#openedWith });
+        // Tell the fallback runner how an attempt ended: welcomed, or failed before `welcome`
+        // for a reason below the server's codes (upgrade refused, stream blocked, no welcome
+        // in time; codes 4000-4999 come from the server itself, so the transport works).
+        if (before === 'opening' && state.phase === 'connected') this.#fallback.welcomed();
+        else if (before === 'opening' && state.phase === 'waiting' && 'code' in next && next.code < SERVER_CODES_FROM) {
+          this.#fallback.failed();
         }
       }
     } finally {
@@ -228,7 +229,7 @@ export class Connection {
         this.#token = undefined;
         return this.#fetchToken(() => undefined);
       case 'start-session':
-        return this.#startSession(effect.heartbeatMs);
+        return this.#session.start(effect.heartbeatMs, this.#welcome);
       case 'resubscribe':
         if (this.#welcome) this.hooks.connected(this.#welcome);
         return;
@@ -266,57 +267,11 @@ export class Connection {
       }, fail);
   }
 
-  #slot(): TransportSlot {
-    const slots = this.opts.transports;
-    return slots[this.#fallback.current] ?? (slots[0] as TransportSlot);
-  }
-
-  /** Run one input through the fallback policy, and its effects. */
-  #policy(input: FallbackInput): void {
-    const fb = this.opts.fallback;
-    if (!fb) return;
-    const { state, effects } = fallbackStep(this.#fallback, input, {
-      count: this.opts.transports.length,
-      failures: fb.failures,
-    });
-    this.#fallback = state;
-    for (const effect of effects) {
-      if (effect.type === 'probe') {
-        fb.probe().then(
-          (ok) => this.#policy({ type: 'probed', ok }),
-          () => this.#policy({ type: 'probed', ok: false }),
-        );
-      } else if (effect.type === 'schedule-retry') {
-        this.#retryFirstLater();
-      } else if (effect.type === 'cancel-retry') {
-        this.#cancelRetryFirst();
-      } else if (effect.reconnect && (this.#machine.phase === 'connected' || this.#machine.phase === 'opening')) {
-        // Replace the working fallback: the machine closes it, backs off once, and opens the new one.
-        this.#feed({ type: 'stale', code: LocalCode.SwitchTransport, reason: `trying ${this.transport} again` });
-      }
-    }
-  }
-
-  #retryFirstLater(): void {
-    const fb = this.opts.fallback;
-    if (!fb) return;
-    this.#cancelRetryFirst();
-    this.#fallbackTimer = setTimeout(() => {
-      this.#fallbackTimer = undefined;
-      this.#policy({ type: 'retry-first' });
-    }, fb.retryMs);
-  }
-
-  #cancelRetryFirst(): void {
-    clearTimeout(this.#fallbackTimer);
-    this.#fallbackTimer = undefined;
-  }
-
   #openTransport(): void {
     let transport: Transport;
-    this.#openedWith = this.#fallback.current;
+    const slot = this.#fallback.opening();
     try {
-      transport = this.#slot().factory(this.opts.url, {
+      transport = slot.factory(this.opts.url, {
         onOpen: () => {
           if (this.#transport === transport) this.#feed({ type: 'open' });
         },
@@ -334,13 +289,11 @@ export class Connection {
       return;
     }
     this.#transport = transport;
-    this.#sessionTimer(this.opts.connectTimeoutMs, () =>
-      this.#feed({ type: 'stale', code: LocalCode.Timeout, reason: 'no welcome in time' }),
-    );
+    this.#session.awaitWelcome(this.opts.connectTimeoutMs);
   }
 
   #onFrame(frame: ServerFrame): void {
-    this.#lastHeard = Date.now();
+    this.#session.heard();
     switch (frame.type) {
       case 'welcome':
         this.#welcome = frame;
@@ -354,78 +307,10 @@ export class Connection {
     }
   }
 
-  #startSession(heartbeatMs: number): void {
-    this.#clearSessionTimers(); // the welcome timeout
-    this.#lastHeard = Date.now();
-    this.#sessionTimer(STABLE_AFTER_MS, () => this.#feed({ type: 'stable' }));
-    if (heartbeatMs > 0) this.#watch(heartbeatMs);
-    const welcome = this.#welcome;
-    if (welcome) this.#scheduleRefresh(welcome.serverTime - Date.now());
-  }
-
-  /**
-   * Liveness: browsers cannot see the server's WebSocket pings, so after heartbeatMs
-   * of silence we ask with an app-level ping, and after 2 × heartbeatMs of silence
-   * we give the connection up.
-   */
-  #watch(heartbeatMs: number): void {
-    const tick = Math.max(50, Math.floor(heartbeatMs / 4));
-    let lastPing = 0;
-    const check = (): void => {
-      const now = Date.now();
-      const quiet = now - this.#lastHeard;
-      if (quiet >= 2 * heartbeatMs) {
-        return this.#feed({ type: 'stale', code: LocalCode.NoHeartbeat, reason: `nothing heard for ${quiet} ms` });
-      }
-      // One ping per quiet heartbeat; its reply counts as hearing from the server.
-      if (quiet >= heartbeatMs && now - lastPing >= heartbeatMs) {
-        lastPing = now;
-        this.send({ op: 'ping' }, () => undefined);
-      }
-      this.#sessionTimer(tick, check);
-    };
-    this.#sessionTimer(tick, check);
-  }
-
-  /** Proactive refresh with the `refresh` op before the token's exp. `skew` = server clock − ours. */
-  #scheduleRefresh(skew: number): void {
-    const exp = this.#token === undefined ? undefined : tokenExpiry(this.#token);
-    const getToken = this.opts.getToken;
-    if (exp === undefined || !getToken) return;
-    this.#sessionTimer(refreshDelay(exp, Date.now() + skew), () => {
-      const transport = this.#transport;
-      Promise.resolve()
-        .then(getToken)
-        .then(async (token) => {
-          if (this.#transport !== transport || this.state !== 'connected') return;
-          await this.request({ op: 'refresh', token });
-          this.#token = token;
-          this.#scheduleRefresh(skew);
-        })
-        .catch((cause: unknown) => {
-          // The server will close with 4001 when the old token runs out; the machine handles that.
-          this.hooks.error(new TaskwireClientError('token', 'token refresh failed', { cause }));
-        });
-    });
-  }
-
-  #sessionTimer(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#sessionTimers = this.#sessionTimers.filter((t) => t !== timer);
-      fn();
-    }, ms);
-    this.#sessionTimers.push(timer);
-  }
-
-  #clearSessionTimers(): void {
-    for (const t of this.#sessionTimers) clearTimeout(t);
-    this.#sessionTimers = [];
-  }
-
   #stop(): void {
     this.#transport?.close(LocalCode.Disconnect, 'client stopped');
     this.#transport = null;
-    this.#clearSessionTimers();
+    this.#session.stop();
     clearTimeout(this.#retryTimer);
     this.#tokenGeneration++;
     this.#requests.failAll('connection lost');
@@ -433,6 +318,6 @@ export class Connection {
 
   /** Timers and requests still alive (leak checks in tests). */
   get pending(): { timers: number; requests: number } {
-    return { timers: this.#sessionTimers.length, requests: this.#requests.size };
+    return { timers: this.#session.timers, requests: this.#requests.size };
   }
 }

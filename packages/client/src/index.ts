@@ -5,7 +5,9 @@ export type { ChannelNotice, SubscriptionState } from './subscription.js';
 export type { RetryEvent, StateEvent } from './connection.js';
 export { LocalCode, type ConnectionState } from './machine.js';
 export { TaskwireClientError, type ClientErrorCode } from './errors.js';
-export type { BackoffOptions } from './backoff.js';
+export { backoffCeiling, STABLE_AFTER_MS, type BackoffOptions } from './backoff.js';
+// The close codes after which the client waits at least `backoff.longMinMs` (1013, 4008, 4029).
+export { wantsLongBackoff } from '@taskwire/protocol';
 export type { TransportName } from './fallback.js';
 export type {
   Transport,

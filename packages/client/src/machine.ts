@@ -15,7 +15,7 @@
  * | `unauthorized` | `unauthorized` | an explicit `connect()`                       |
  * | `closed`       | `closed`       | an explicit `connect()`                       |
  */
-import { isRetryable, isTerminal, wantsLongBackoff } from '@taskwire/protocol';
+import { CloseCode, isRetryable, isTerminal, wantsLongBackoff } from '@taskwire/protocol';
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'unauthorized' | 'closed';
 export type Phase = 'idle' | 'opening' | 'renewing' | 'waiting' | 'connected' | 'unauthorized' | 'closed';
@@ -43,7 +43,7 @@ export const PUBLIC_STATE: Readonly<Record<Phase, ConnectionState>> = {
 /** Close codes the client itself uses (3000-3999 is the range for libraries). */
 export const LocalCode = {
   /** `disconnect()` was called. */
-  Disconnect: 1000,
+  Disconnect: CloseCode.Normal,
   /** The transport could not even be created (bad URL, missing WebSocket). */
   TransportError: 3002,
   /** The browser reported `offline`. */
@@ -57,6 +57,27 @@ export const LocalCode = {
   /** getToken() failed or returned nothing. */
   TokenFailed: 3401,
 } as const;
+
+/** The first of the client's own close codes: 3000-3999, the range RFC 6455 leaves to libraries. */
+const LOCAL_CODES_FROM = 3000;
+
+/**
+ * The first close code of the server's own range (4000-4999, protocol.md): an attempt
+ * closed with one of these reached the server, so its transport works.
+ */
+export const SERVER_CODES_FROM = 4000;
+
+/**
+ * 1005, "no status received" (RFC 6455 §7.4.1): reserved, never sent in a close frame,
+ * so not one of the protocol's `CloseCode`s; it is what a peer that vanished mid-close
+ * looks like.
+ */
+const NO_STATUS = 1005;
+
+/** A close the client retries though the protocol does not list it: no status, or one of its own codes. */
+function retriedLocally(code: number): boolean {
+  return code === NO_STATUS || (code >= LOCAL_CODES_FROM && code < SERVER_CODES_FROM);
+}
 
 export interface MachineState {
   readonly phase: Phase;
@@ -148,16 +169,15 @@ function go(
 /** A close (or a local equivalent) while opening or connected: decide by the code's range. */
 function onLost(s: MachineState, code: number, reason: string, closeSocket: boolean): Transition {
   const drop: Effect[] = closeSocket ? [{ type: 'close-socket', code, reason }, { type: 'stop' }] : [{ type: 'stop' }];
-  if (code === 4001) {
+  if (code === CloseCode.TokenExpired) {
     // Token expired: one renewal per session. A second 4001 before a welcome means the
     // fresh token is refused too, and retrying would loop.
     if (s.renewals > 0) return go(s, { phase: 'unauthorized' }, drop, code, reason);
     return go(s, { phase: 'renewing', renewals: s.renewals + 1 }, [...drop, { type: 'renew-token' }], code, reason);
   }
-  if (code === 4501) return go(s, { phase: 'unauthorized' }, drop, code, reason);
-  if (code === 1000) return go(s, { phase: 'idle' }, drop, code, reason);
-  // 1005 (no status) is what a peer that vanished mid-close looks like: retry it.
-  if (isTerminal(code) || !(isRetryable(code) || code === 1005 || (code >= 3000 && code < 4000))) {
+  if (code === CloseCode.Unauthorized) return go(s, { phase: 'unauthorized' }, drop, code, reason);
+  if (code === CloseCode.Normal) return go(s, { phase: 'idle' }, drop, code, reason);
+  if (isTerminal(code) || !(isRetryable(code) || retriedLocally(code))) {
     return go(s, { phase: 'closed' }, drop, code, reason);
   }
   const attempt = s.attempt + 1;

@@ -8,8 +8,11 @@
  * subscribe reply and the events right behind it may be dispatched in the same
  * task, and the subscription must be `subscribed` before the first event arrives.
  */
-import type { ErrorBody } from '@taskwire/protocol';
+import type { ClientFrame, ErrorBody } from '@taskwire/protocol';
 import { TaskwireClientError } from './errors.js';
+
+/** A request frame as the caller writes it: its `id` is added when it is sent. */
+export type OutFrame = ClientFrame extends infer F ? (F extends { id: number } ? Omit<F, 'id'> : never) : never;
 
 export type Outcome<T> = { ok: true; result: T } | { ok: false; error: TaskwireClientError };
 export type Settle<T> = (outcome: Outcome<T>) => void;

@@ -1,8 +1,10 @@
 /**
  * The transport seam. The connection speaks protocol frames (PROTOCOL §2) to a
  * Transport and hears frames back; it never touches a WebSocket directly. The
- * WebSocket transport is here; the SSE and long-poll transports (./transports/,
- * entry `@taskwire/client/fallback`) implement the same interface by translating:
+ * WebSocket transport is here, with the types of what the transports are built on
+ * (WebSocket, EventSource, fetch); the SSE and long-poll transports (./transports/,
+ * in the entry `@taskwire/client/fallback`, ./fallback-entry.ts) implement the same
+ * interface by translating:
  * `auth` → keep the token, `subscribe` → open `GET /channels/:channel/events` (with
  * `lastEventId` from `since`) or poll `history?since=&wait=`, synthesizing `welcome`,
  * `reply` and `event` frames, so positions, recovery and dedup above stay the same.
@@ -45,6 +47,17 @@ export interface WebSocketLike {
 }
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** The subset of the standard EventSource the SSE transport needs (browsers, the `eventsource` package). */
+export interface EventSourceLike {
+  addEventListener(type: string, listener: (event: { data?: unknown }) => void): void;
+  close(): void;
+}
+
+export type EventSourceConstructor = new (url: string) => EventSourceLike;
+
+/** The fetch the HTTP transports and the health probe call (`globalThis.fetch` fits). */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 const OPEN = 1;
 const CONNECTING = 0;

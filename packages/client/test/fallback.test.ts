@@ -8,7 +8,7 @@ import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Task } from '@taskwire/protocol';
 import { signDevToken } from '../../server/src/config/resolve.js';
-import { createClient } from '../src/transports/index.js';
+import { createClient } from '../src/fallback-entry.js';
 import type { ClientOptions, StateEvent, TaskwireClient } from '../src/index.js';
 import { api, tokenFor } from './helpers/http.js';
 import { startHttpProxy, type HttpProxy } from './helpers/http-proxy.js';

@@ -3,14 +3,12 @@
  * that records when each attempt starts and ends, and the client's `retry` event
  * giving the exact time of the next attempt, so the connection indicator can say
  * "next attempt in N s". Before the first `retry` event of a wait, it falls back to
- * the end of the backoff window ([minMs, min(maxMs, minMs × 2^attempt)], full jitter).
+ * the end of the client's backoff window (`backoffCeiling`).
  */
-import { createClient, type TaskwireClient } from '@taskwire/client';
+import { backoffCeiling, createClient, STABLE_AFTER_MS, wantsLongBackoff, type TaskwireClient } from '@taskwire/client';
 import type { Session } from './session.js';
 
 export const BACKOFF = { minMs: 500, maxMs: 10_000, longMinMs: 5_000 } as const;
-/** Close codes after which the client waits at least longMinMs (docs/client.md). */
-const LONG_CODES = new Set([1013, 4008, 4029]);
 
 export interface AttemptState {
   /** Sockets that closed since the last successful open. */
@@ -35,9 +33,6 @@ export interface AttemptTracker {
   noteChange(code: number, reason: string): void;
   noteRetry(at: number): void;
 }
-
-/** The client resets its attempt counter once a connection has stayed up this long. */
-const STABLE_AFTER_MS = 10_000;
 
 export function createAttemptTracker(): AttemptTracker & { WebSocket: typeof WebSocket } {
   let state: AttemptState = {
@@ -76,9 +71,7 @@ export function createAttemptTracker(): AttemptTracker & { WebSocket: typeof Web
     nextAttemptBy() {
       if (state.opening || state.closedAt === null) return null;
       if (state.retryAt !== null) return state.retryAt;
-      const floor = LONG_CODES.has(state.closeCode ?? 0) ? BACKOFF.longMinMs : BACKOFF.minMs;
-      const ceiling = Math.max(floor, Math.min(BACKOFF.maxMs, floor * 2 ** Math.min(state.failures, 30)));
-      return state.closedAt + ceiling;
+      return state.closedAt + backoffCeiling(state.failures, wantsLongBackoff(state.closeCode ?? 0), BACKOFF);
     },
     noteChange: (code, reason) => set({ lastChange: { code, reason } }),
     noteRetry: (at) => set({ retryAt: at }),

@@ -15,9 +15,7 @@
  */
 import type { ClientFrame, ErrorBody, ErrorCode, EventFrame, ServerFrame, SubscribeFrame } from '@taskwire/protocol';
 import { tokenClaims } from '../jwt.js';
-import type { Transport, TransportHandlers } from '../transport.js';
-
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+import type { FetchLike, Transport, TransportHandlers } from '../transport.js';
 
 /** An HTTP answer; `status` 0 when none came (network error, timeout, abort). */
 export interface Answer {

@@ -18,18 +18,8 @@
  * - `unsubscribe` and `close()` abort the poll under way (the server forgets it at once).
  */
 import type { SubscribeFrame, SubscribeResult, Task } from '@taskwire/protocol';
-import type { TransportFactory } from '../transport.js';
-import {
-  channelPath,
-  closeCode,
-  emulated,
-  linked,
-  position,
-  refused,
-  type FetchLike,
-  type HistoryAnswer,
-  type Link,
-} from './http.js';
+import type { FetchLike, TransportFactory } from '../transport.js';
+import { channelPath, closeCode, emulated, linked, position, refused, type HistoryAnswer, type Link } from './http.js';
 
 /** Seconds a poll waits on the server. */
 export const POLL_WAIT_S = 25;

@@ -25,26 +25,8 @@
  *   watch: a silently dead stream is noticed when the browser's EventSource reports it.
  */
 import type { EventFrame, SubscribeFrame, SubscribeResult, UnsubscribedFrame } from '@taskwire/protocol';
-import type { TransportFactory } from '../transport.js';
-import {
-  channelPath,
-  closeCode,
-  emulated,
-  linked,
-  position,
-  refused,
-  type FetchLike,
-  type HistoryAnswer,
-  type Link,
-} from './http.js';
-
-/** The subset of the standard EventSource the transport needs (browsers, the `eventsource` package). */
-export interface EventSourceLike {
-  addEventListener(type: string, listener: (event: { data?: unknown }) => void): void;
-  close(): void;
-}
-
-export type EventSourceConstructor = new (url: string) => EventSourceLike;
+import type { EventSourceConstructor, FetchLike, TransportFactory } from '../transport.js';
+import { channelPath, closeCode, emulated, linked, position, refused, type HistoryAnswer, type Link } from './http.js';
 
 /** A block's JSON, or undefined (never throw inside an EventSource listener). */
 function parse<T>(event: { data?: unknown }): T | undefined {

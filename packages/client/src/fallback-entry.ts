@@ -9,11 +9,11 @@
  * client.on('state', (e) => console.log(e.newState, 'over', e.transport));
  * ```
  */
-import { TaskwireClient, type ClientOptions, type TransportExtras } from '../client.js';
-import type { TransportFactory } from '../transport.js';
-import { httpBase, type FetchLike } from './http.js';
-import { longPollTransport } from './longpoll.js';
-import { sseTransport, type EventSourceConstructor } from './sse.js';
+import { TaskwireClient, type ClientOptions, type TransportExtras } from './client.js';
+import type { EventSourceConstructor, FetchLike, TransportFactory } from './transport.js';
+import { httpBase } from './transports/http.js';
+import { longPollTransport } from './transports/longpoll.js';
+import { sseTransport } from './transports/sse.js';
 
 /** Does plain HTTP reach the server? `GET /healthz`: every answer below 500 within 5 s counts (a proxy's 502: no). */
 async function probe(fetchImpl: FetchLike, url: string): Promise<boolean> {
@@ -44,6 +44,5 @@ export function createClient(opts: ClientOptions): TaskwireClient {
 }
 
 export { sseTransport, longPollTransport };
-export type { EventSourceConstructor, EventSourceLike } from './sse.js';
-export type { FetchLike } from './http.js';
-export type { TransportName } from '../fallback.js';
+export type { EventSourceConstructor, EventSourceLike, FetchLike } from './transport.js';
+export type { TransportName } from './fallback.js';
