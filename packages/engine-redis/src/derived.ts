@@ -8,7 +8,7 @@
  * task's pending list only once all of it is done. A job left behind (Redis went away
  * mid-way, the node died) is replayed by the next commit of that task, in version order.
  */
-import type { StoredEvent } from '@taskwire/server';
+import type { StoredEvent } from '@taskwire/server/engine';
 import type { Keys } from './keys.js';
 import { scripts, type Client } from './scripts.js';
 

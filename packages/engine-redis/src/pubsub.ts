@@ -5,11 +5,11 @@
  * delivered in offset order per channel; a repeat (same epoch, offset not above the
  * last delivered) is dropped, which makes the catch-up after a reconnect safe.
  */
-import type { EventListener, Logger, StoredEvent, Unsubscribe } from '@taskwire/server';
+import type { EngineLog, EventListener, StoredEvent, Unsubscribe } from '@taskwire/server/engine';
 import type { Keys } from './keys.js';
 
 /** The logging the engine does: a pino Logger fits, and so does a smaller object. */
-export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+export type Log = EngineLog;
 
 /** What the broker needs from a connection: (s)subscribe and (s)unsubscribe one pub/sub channel. */
 export interface BrokerTransport {

@@ -5,7 +5,6 @@
  * that is not a contract answer surfaces as `unavailable`, so the API says 503 while
  * Redis is away, and nothing waits in an unbounded queue.
  */
-import { randomBytes } from 'node:crypto';
 import { TaskwireError, type Task } from '@taskwire/protocol';
 import type {
   CommitRequest,
@@ -17,13 +16,12 @@ import type {
   HistoryResult,
   ListTasksRequest,
   ListTasksResult,
-  Logger,
   PublishRequest,
   PublishResult,
   StoredEvent,
   Unsubscribe,
-} from '@taskwire/server';
-import { DEFAULT_ENGINE_LIMITS } from '@taskwire/server';
+} from '@taskwire/server/engine';
+import { newEpoch, resolveEngineLimits } from '@taskwire/server/engine';
 import { connectCluster, connectSingle, type Connections } from './connect.js';
 import { DerivedWriter, appendArgs, parseAppend, type ChannelSettings, type Job } from './derived.js';
 import { Keys, listMember } from './keys.js';
@@ -41,7 +39,7 @@ export interface RedisEngineOptions {
   /** History and idempotency limits (defaults as the other engines: 1000 events, 24 h, 5 min). */
   limits?: Partial<EngineLimits>;
   /** Where connection trouble is reported (default: nowhere). */
-  logger?: Logger | Log;
+  logger?: Log;
   /** A command not answered within this long fails with `unavailable` (default 5000 ms). */
   commandTimeoutMs?: number;
 }
@@ -55,18 +53,6 @@ const RETRY_DEFERRED_MS = 1000;
 const MIN_META_TTL_MS = 7 * 24 * 3600 * 1000;
 
 const silent: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-
-const EPOCH_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-/** A random epoch candidate: 12 characters of [A-Za-z0-9]; a script keeps it only for a channel that has none. */
-function newEpoch(): string {
-  let out = '';
-  for (const byte of randomBytes(24)) {
-    // 248 = 4 × 62: rejecting bytes above it keeps the characters uniform.
-    if (byte < 248 && out.length < 12) out += EPOCH_ALPHABET[byte % 62];
-  }
-  return out.length === 12 ? out : newEpoch();
-}
 
 function json(data: unknown): string {
   return JSON.stringify(data) ?? 'null';
@@ -101,12 +87,7 @@ export class RedisEngine implements Engine {
   private retrying = false;
 
   constructor(opts: RedisEngineOptions = {}) {
-    const given = Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined));
-    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...given };
-    for (const [name, value] of Object.entries(this.limits)) {
-      if (!Number.isInteger(value) || value < 1)
-        throw new RangeError(`engine limit ${name} must be a positive integer`);
-    }
+    this.limits = resolveEngineLimits(opts.limits);
     this.logger = opts.logger ?? silent;
     this.keys = new Keys(opts.prefix ?? 'tw');
     const connect = {

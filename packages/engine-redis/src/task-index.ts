@@ -11,7 +11,7 @@ import {
   type ListTasksRequest,
   type ListTasksResult,
   type SortKey,
-} from '@taskwire/server';
+} from '@taskwire/server/engine';
 import type { Keys } from './keys.js';
 import type { Client } from './scripts.js';
 

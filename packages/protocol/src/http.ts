@@ -2,17 +2,19 @@
  * JSON schemas of the HTTP API bodies (PROTOCOL §4), as TypeBox schemas: the same
  * objects serve Fastify validation, the OpenAPI document and the TypeScript types.
  */
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
 import { CHANNEL_PATTERN, ID_PATTERN } from './channels.js';
-import { LIMITS } from './limits.js';
-import { TASK_STATUSES } from './task.js';
+import { LIMITS, utf8Length } from './limits.js';
+import { TASK_STATUSES, type TaskStatus } from './task.js';
 import { errorCodes } from './errors.js';
 
 const Id = Type.String({ pattern: ID_PATTERN });
 const Json = Type.Unknown();
 const JsonObject = Type.Record(Type.String(), Type.Unknown());
 const NullableText = (max: number) => Type.Union([Type.String({ maxLength: max }), Type.Null()]);
-const Status = Type.Union(TASK_STATUSES.map((s) => Type.Literal(s)));
+/** One of TASK_STATUSES (typed as TaskStatus: a mapped union would lose its literals). */
+const Status = Type.Unsafe<TaskStatus>(Type.Union(TASK_STATUSES.map((s) => Type.Literal(s))));
 
 export const TaskErrorSchema = Type.Object({
   message: Type.String({ maxLength: LIMITS.errorMessageChars }),
@@ -90,9 +92,16 @@ export const UpdateTaskBody = Type.Object(
 );
 export type UpdateTaskBody = Static<typeof UpdateTaskBody>;
 
+/** One log line: at most `logLineBytes` bytes of UTF-8. */
+export const LogLine = Type.Refine(
+  Type.String({ description: `At most ${LIMITS.logLineBytes} bytes of UTF-8.` }),
+  (line) => utf8Length(line) <= LIMITS.logLineBytes,
+  () => `must be at most ${LIMITS.logLineBytes} bytes of UTF-8`,
+);
+
 export const LogsBody = Type.Object(
   {
-    lines: Type.Array(Type.String({ maxLength: LIMITS.logLineBytes }), {
+    lines: Type.Array(LogLine, {
       minItems: 1,
       maxItems: LIMITS.logLinesPerCall,
     }),
@@ -139,7 +148,7 @@ export const ListTasksQuery = Type.Object(
   {
     owner: Type.Optional(Id),
     status: Type.Optional(Status),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.listMax, default: LIMITS.listDefault })),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
   },
   { additionalProperties: false },
@@ -149,7 +158,7 @@ export type ListTasksQuery = Static<typeof ListTasksQuery>;
 export const HistoryQuery = Type.Object(
   {
     since: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}:[0-9]{1,16}$' })),
-    limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 100 })),
+    limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: LIMITS.historyDefault })),
     wait: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
   },
   { additionalProperties: false },
@@ -158,3 +167,43 @@ export type HistoryQuery = Static<typeof HistoryQuery>;
 
 export const TicketResponse = Type.Object({ ticket: Type.String(), expiresAt: Type.String() });
 export type TicketResponse = Static<typeof TicketResponse>;
+
+/** The `Idempotency-Key` header of `POST /tasks`: 1-200 printable ASCII characters. */
+export const IdempotencyKey = Type.Refine(
+  Type.String({ description: `1-${LIMITS.idempotencyKeyChars} printable ASCII characters.` }),
+  (key) => key.length >= 1 && key.length <= LIMITS.idempotencyKeyChars && /^[\x21-\x7e]+$/.test(key),
+  () => `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters`,
+);
+
+export const CreateTaskHeaders = Type.Object({ 'idempotency-key': Type.Optional(IdempotencyKey) });
+
+/** A JSON pointer as a field path: `/lines/2` → `lines[2]`, `/meta/a` → `meta.a`. */
+export function fieldPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('');
+}
+
+type Checker = {
+  Check(value: unknown): boolean;
+  Errors(value: unknown): Iterable<{ instancePath?: string; message?: string }>;
+};
+const checkers = new WeakMap<TSchema, Checker>();
+
+/**
+ * The first problem of `value` against one of these schemas, as one line
+ * (`lines[2] must be at most 4096 bytes of UTF-8`), or null when it is valid. For
+ * callers that do not come through the HTTP API's validation (the task service).
+ */
+export function firstProblem(schema: TSchema, value: unknown, name = 'value'): string | null {
+  let checker = checkers.get(schema);
+  if (!checker) checkers.set(schema, (checker = Compile(schema) as unknown as Checker));
+  if (checker.Check(value)) return null;
+  for (const e of checker.Errors(value)) {
+    const path = fieldPath(e.instancePath ?? '');
+    return `${path === '' ? name : path} ${e.message ?? 'is invalid'}`;
+  }
+  return `${name} is invalid`;
+}

@@ -15,6 +15,15 @@ export const LIMITS = {
   commentChars: 1000,
   errorMessageChars: 2000,
   idempotencyKeyChars: 200,
+  /** How long a create `Idempotency-Key` is remembered: 24 h. */
+  createIdempotencyTtlMs: 24 * 3600 * 1000,
+  /** How long a publish `idempotencyKey` is remembered: 5 min. */
+  publishIdempotencyTtlMs: 5 * 60 * 1000,
+  /** Tasks per page of `GET /tasks` without `limit`, and at most. */
+  listDefault: 50,
+  listMax: 500,
+  /** Events of a history read without `limit`. */
+  historyDefault: 100,
   /** Default max stall timeout a task may ask for: 7 days. */
   maxStallTimeoutMs: 7 * 24 * 3600 * 1000,
 } as const;

@@ -1,5 +1,6 @@
 import { TaskwireError } from './errors.js';
 import { isValidId } from './channels.js';
+import type { CreateTaskBody, UpdateTaskBody } from './http.js';
 import { DEFAULT_STALL_TIMEOUT_MS, LIMITS, utf8Length } from './limits.js';
 import {
   freezeDeep,
@@ -13,24 +14,10 @@ import {
 
 /** Every way a task can change. reduce() is the only place their semantics live. */
 export type TaskChange =
-  | {
-      type: 'create';
-      id: string;
-      owner: string;
-      title?: string | null;
-      meta?: Record<string, JsonValue>;
-      stallTimeoutMs?: number;
-    }
-  | {
-      type: 'update';
-      status?: TaskStatus;
-      progress?: number | null;
-      stage?: string | null;
-      message?: string | null;
-      result?: JsonValue | null;
-      error?: TaskError | string | null;
-      meta?: Record<string, JsonValue | null>;
-    }
+  /** The fields of `POST /tasks` (CreateTaskBody), with the id chosen. */
+  | ({ type: 'create'; id: string } & Omit<CreateTaskBody, 'id'>)
+  /** The fields of `PATCH /tasks/:id` (UpdateTaskBody). */
+  | ({ type: 'update' } & UpdateTaskBody)
   /** Log lines arrived: activity only. A stalled task becomes running; otherwise no change. */
   | { type: 'activity' }
   | { type: 'request_approval'; prompt: string; options?: string[] }
@@ -288,10 +275,11 @@ function overLimit(text: string): boolean {
 }
 
 /** A copy of a JSON value from a change, within the size limit: a snapshot never aliases the caller's objects. */
-function jsonCopy<T>(value: T, field: string): T {
+function jsonCopy(value: unknown, field: string): JsonValue {
   const text = JSON.stringify(value) ?? 'null';
   if (overLimit(text)) throw tooLarge(field);
-  return typeof value === 'object' && value !== null ? (JSON.parse(text) as T) : value;
+  // Through JSON and back: what is left is a JSON value (undefined became null).
+  return typeof value === 'object' && value !== null ? (JSON.parse(text) as JsonValue) : ((value ?? null) as JsonValue);
 }
 
 /**
@@ -314,7 +302,7 @@ function exactLength(meta: Record<string, JsonValue>): number {
   return text.length;
 }
 
-function jsonObjectCopy<T>(value: T, field: string): T {
+function jsonObjectCopy(value: unknown, field: string): Record<string, JsonValue> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(`${field} must be an object`);
-  return jsonCopy(value, field);
+  return jsonCopy(value, field) as Record<string, JsonValue>;
 }

@@ -42,9 +42,9 @@ export type { ServerConfig } from './config/types.js';
 export type { ServerContext } from './app/context.js';
 export type { ServerStats, TaskwireServer } from './app/server-types.js';
 export type * from './engine/types.js';
-export { DEFAULT_ENGINE_LIMITS } from './engine/types.js';
+export { DEFAULT_ENGINE_LIMITS, resolveEngineLimits } from './engine/limits.js';
 /** For engine implementations: the task list's opaque cursor (newest first by createdAt, then id). */
-export { encodeCursor, decodeCursor, type SortKey } from './engine/memory/task-list.js';
+export { encodeCursor, decodeCursor, type SortKey } from './engine/cursor.js';
 export type { Hub, HubStats, Subscriber, HubSubscribeOptions, EncodedEvent } from './hub/types.js';
 export type { TaskService, CreateTaskInput, UpdateTaskInput } from './tasks/types.js';
 export type { WebSocketGateway } from './ws/types.js';

@@ -1,4 +1,5 @@
 import type { ParseArgsOptionsConfig } from 'node:util';
+import { dashboardDir } from '@taskwire/dashboard/dir';
 import { createRedisEngine } from '@taskwire/engine-redis';
 import {
   ConfigError,
@@ -62,7 +63,7 @@ export const serveCommand: Command = {
       if ((typeof value === 'string' || typeof value === 'boolean') && !(name in CLI_FLAGS)) flags[name] = value;
     const { config, generated } = configError(() => resolveConfigDetailed({ flags, env: io.env }));
     const demo = values.demo === true ? demoSettings(config, io) : null;
-    const server = await startError(config, () => createServer(withEngine(config)));
+    const server = await startError(config, () => createServer({ ...withEngine(config), dashboardDir }));
     let url: string;
     try {
       ({ url } = await server.listen());

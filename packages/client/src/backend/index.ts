@@ -21,13 +21,14 @@
 import {
   isTerminalStatus,
   taskChannel,
+  type CreateTaskBody,
   type Decision,
   type EventFrame,
   type JsonValue,
   type PublishResult,
   type Task,
   type TaskError,
-  type TaskStatus,
+  type UpdateTaskBody,
 } from '@taskwire/protocol';
 import { backoffDelay } from '../backoff.js';
 import { TaskwireApiError } from './errors.js';
@@ -50,23 +51,11 @@ export interface BackendOptions {
   retryMaxMs?: number;
 }
 
-export interface CreateTaskInput {
-  owner: string;
-  id?: string;
-  title?: string | null;
-  meta?: Record<string, JsonValue>;
-  stallTimeoutMs?: number;
-}
+/** The fields of a create (`POST /tasks`): the protocol's CreateTaskBody. */
+export type CreateTaskInput = CreateTaskBody;
 
-export interface UpdateFields {
-  status?: TaskStatus;
-  progress?: number | null;
-  stage?: string | null;
-  message?: string | null;
-  result?: JsonValue | null;
-  error?: TaskError | string | null;
-  meta?: Record<string, JsonValue | null>;
-}
+/** The fields of an update (`PATCH /tasks/:id`): the protocol's UpdateTaskBody. */
+export type UpdateFields = UpdateTaskBody;
 
 export interface DecisionResult {
   decision: Decision;

@@ -254,3 +254,30 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Bearer token required on GET /metrics (none: /metrics needs no auth).',
   },
 ];
+
+/** The default of one option. */
+export function defaultOf<K extends keyof ServerConfig>(key: K): ServerConfig[K] {
+  const spec = OPTIONS.find((o) => o.key === key);
+  if (!spec) throw new Error(`no option ${key}`);
+  return spec.default as ServerConfig[K];
+}
+
+/**
+ * The server's fixed values that are not options, each defined here only (constructor
+ * options of the engines and services default to them). docs/configuration.md lists
+ * them; a test keeps the two in sync.
+ */
+export const TUNING = {
+  /** Attempts of one task change under compare-and-set contention before `conflict`. */
+  changeAttempts: 20,
+  /** Tasks read per query of a stall sweep. */
+  stallSweepBatch: 100,
+  /** SQLite: time between retention sweeps, ms. */
+  sqliteSweepIntervalMs: 30_000,
+  /** SQLite: rows deleted per sweep statement before yielding to the event loop. */
+  sqliteSweepBatch: 1000,
+  /** SQLite: how long a write waits for the database lock before failing, ms. */
+  sqliteBusyTimeoutMs: 5000,
+  /** WebSocket: how long a socket the server closed may take to close before it is terminated, ms. */
+  closeGraceMs: 2000,
+} as const;

@@ -1,6 +1,6 @@
 /**
  * The Engine is the whole storage and broker seam (DESIGN.md): memory, SQLite and
- * Redis implement it and pass one conformance suite (`./conformance.ts`).
+ * Redis implement it and pass one conformance suite (`../testing/conformance.ts`).
  * It holds no task semantics: reduce() in @taskwire/protocol decides what a
  * change means; the engine stores the result atomically.
  */
@@ -152,8 +152,10 @@ export interface EngineLimits {
   idempotencyTtlMs: number;
 }
 
-export const DEFAULT_ENGINE_LIMITS: EngineLimits = {
-  historySize: 1000,
-  historyTtlMs: 24 * 3600 * 1000,
-  idempotencyTtlMs: 5 * 60 * 1000,
-};
+/** What an engine may log with: a pino logger fits, and so does any object with these four methods. */
+export interface EngineLog {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}

@@ -10,7 +10,7 @@
  * `events: []` at the timeout. Events already after `since`, `recovered: false`,
  * no `since` (the latest `limit` at once) and `limit=0` answer at once.
  */
-import { ChannelParams, HistoryQuery, PublishBody, type EventFrame, type Position } from '@taskwire/protocol';
+import { ChannelParams, HistoryQuery, LIMITS, PublishBody, type EventFrame, type Position } from '@taskwire/protocol';
 import type { StoredEvent } from '../engine/types.js';
 import type { ChannelService } from '../hub/channel-service.js';
 import { requirePrincipal } from './auth-hook.js';
@@ -55,7 +55,7 @@ export function registerChannelRoutes(app: TypedApp, channels: ChannelService, p
     const principal = requirePrincipal(req);
     const { channel } = req.params;
     const since = req.query.since !== undefined ? parsePosition(req.query.since) : undefined;
-    const limit = Math.min(req.query.limit ?? 100, channels.historySize);
+    const limit = Math.min(req.query.limit ?? LIMITS.historyDefault, channels.historySize);
     const h = await channels.history(principal, channel, since ? { since, limit } : { limit });
     const waitMs = Math.round((req.query.wait ?? 0) * 1000);
     if (since && waitMs > 0 && limit > 0 && h.recovered && h.events.length === 0) {

@@ -2,9 +2,9 @@
  * The dashboard at `/`: the static files of `@taskwire/dashboard` (a Vite build with
  * relative asset paths), served by @fastify/static in its own encapsulated scope.
  *
- * The directory is found at start: the `dashboardDir` option, else the installed
- * `@taskwire/dashboard` package's `dist/`, else `../../../dashboard/dist` from this
- * file (the monorepo layout, from `src/http` or `dist/http`). Routes are registered
+ * The directory is found at start: the `dashboardDir` option (the `taskwire` command
+ * passes `@taskwire/dashboard`'s), else the installed `@taskwire/dashboard`
+ * package's `dist/` when there is one. Routes are registered
  * per file (`wildcard: false`), so `/` never shadows `/docs`, `/metrics`,
  * `/healthz`, `/readyz` or `/api/v1/*` (and unknown `/api/v1/…` paths keep their
  * JSON 404). When the directory has no `index.html`, `/` answers a small page that
@@ -14,7 +14,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 
@@ -28,15 +27,13 @@ export interface DashboardOptions {
 /** Where the dashboard's built files are, or the first place looked when none has them. */
 export function resolveDashboardDir(explicit?: string): string {
   if (explicit !== undefined) return path.resolve(explicit);
-  const candidates: string[] = [];
   try {
     const pkg = createRequire(import.meta.url).resolve('@taskwire/dashboard/package.json');
-    candidates.push(path.join(path.dirname(pkg), 'dist'));
+    return path.join(path.dirname(pkg), 'dist');
   } catch {
-    // Not installed as a package: the monorepo layout below.
+    // Not installed: `/` explains how to get it.
+    return path.resolve('node_modules/@taskwire/dashboard/dist');
   }
-  candidates.push(fileURLToPath(new URL('../../../dashboard/dist', import.meta.url)));
-  return candidates.find((dir) => existsSync(path.join(dir, 'index.html'))) ?? candidates[0]!;
 }
 
 const NOT_BUILT = (dir: string): string => `<!doctype html>

@@ -6,7 +6,7 @@
  * logged, with a generic message.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TaskwireError, httpStatusOf, type ErrorCode } from '@taskwire/protocol';
+import { TaskwireError, fieldPath, httpStatusOf, type ErrorCode } from '@taskwire/protocol';
 import { AuthError } from '../auth/types.js';
 import { redactString } from '../logging/logger.js';
 
@@ -129,7 +129,7 @@ export function describeValidation(issues: unknown, context: string | undefined)
         : context === 'params'
           ? 'path'
           : 'body'
-      : `${where}${path.slice(1).replace(/\//g, '.')}`;
+      : `${where}${fieldPath(path)}`;
   if (first.keyword === 'required') {
     const names = (first.params?.requiredProperties as unknown[] | undefined)?.join(', ') ?? 'a field';
     return `${path === '' ? `${where}` : `${field}: `}${names} is required`;

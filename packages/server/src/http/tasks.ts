@@ -4,10 +4,10 @@
  * token, an admin token or the API key. Another user's task answers 404
  * `not_found`, exactly like a missing one, so ids cannot be probed.
  */
-import type { FastifyRequest } from 'fastify';
 import {
   ApprovalBody,
   CreateTaskBody,
+  CreateTaskHeaders,
   DecisionBody,
   LIMITS,
   ListTasksQuery,
@@ -15,12 +15,9 @@ import {
   TaskIdParams,
   TaskwireError,
   UpdateTaskBody,
-  jsonByteLength,
-  utf8Length,
-  type JsonValue,
   type Task,
 } from '@taskwire/protocol';
-import { canReadTask, type CreateTaskInput, type UpdateTaskInput } from '../tasks/types.js';
+import { canReadTask } from '../tasks/types.js';
 import type { Principal } from '../auth/types.js';
 import { requireApiKey, requirePrincipal } from './auth-hook.js';
 import { Bodies, SECURITY, errorResponses, jsonResponse, taskResponse } from './openapi-schemas.js';
@@ -44,6 +41,7 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
       'Creates the task and publishes `task.created` on `task:<id>` and `user:<owner>`. An `Idempotency-Key` header makes retries safe: a repeat within 24 h answers 200 with the same snapshot and publishes nothing.',
     tags: TAGS,
     security: SECURITY.backend,
+    headers: CreateTaskHeaders,
     body: CreateTaskBody,
     response: {
       201: taskResponse('Created: the new task snapshot.'),
@@ -53,9 +51,7 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
   };
   app.post('/tasks', { schema: createSchema }, async (req, reply) => {
     requireApiKey(req);
-    checkJsonSize('meta', req.body.meta);
-    const input: CreateTaskInput = { ...req.body, meta: req.body.meta as Record<string, JsonValue> | undefined };
-    const { task, created } = await tasks.create(input, idempotencyKey(req));
+    const { task, created } = await tasks.create(req.body, req.headers['idempotency-key']);
     return reply.code(created ? 201 : 200).send(task);
   });
 
@@ -71,9 +67,7 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
   };
   app.patch('/tasks/:id', { schema: updateSchema }, async (req) => {
     requireApiKey(req);
-    checkJsonSize('result', req.body.result);
-    checkJsonSize('meta', req.body.meta);
-    return tasks.update(req.params.id, req.body as UpdateTaskInput);
+    return tasks.update(req.params.id, req.body);
   });
 
   const logsSchema = {
@@ -87,11 +81,6 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
   };
   app.post('/tasks/:id/logs', { schema: logsSchema }, async (req) => {
     requireApiKey(req);
-    req.body.lines.forEach((line, i) => {
-      if (utf8Length(line) > LIMITS.logLineBytes) {
-        throw new TaskwireError('bad_request', `lines[${i}] is over ${LIMITS.logLineBytes} bytes`);
-      }
-    });
     return tasks.appendLogs(req.params.id, req.body.lines);
   });
 
@@ -132,7 +121,7 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
   app.get('/tasks', { schema: listSchema }, async (req) => {
     const p = requirePrincipal(req);
     const { owner, status, cursor } = req.query;
-    const limit = req.query.limit ?? 50;
+    const limit = req.query.limit ?? LIMITS.listDefault;
     const privileged = p.admin || p.apiKey;
     if (!privileged && owner !== undefined && owner !== p.sub) {
       throw new TaskwireError('forbidden', `you may list only your own tasks (owner=${p.sub})`);
@@ -174,29 +163,4 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
     await readable(p, req.params.id);
     return tasks.cancel(req.params.id);
   });
-}
-
-function idempotencyKey(req: FastifyRequest): string | undefined {
-  const raw = req.headers['idempotency-key'];
-  if (raw === undefined) return undefined;
-  const key = Array.isArray(raw) ? raw[0] : raw;
-  if (
-    typeof key !== 'string' ||
-    key.length === 0 ||
-    key.length > LIMITS.idempotencyKeyChars ||
-    !/^[\x21-\x7e]+$/.test(key)
-  ) {
-    throw new TaskwireError(
-      'bad_request',
-      `Idempotency-Key must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters`,
-    );
-  }
-  return key;
-}
-
-/** `result`, `meta`, `data`: at most 64 KiB of JSON. */
-export function checkJsonSize(field: string, value: unknown): void {
-  if (value !== undefined && jsonByteLength(value) > LIMITS.jsonBytes) {
-    throw new TaskwireError('bad_request', `${field} is over ${LIMITS.jsonBytes / 1024} KiB of JSON`);
-  }
 }

@@ -4,21 +4,24 @@
  * means; this module only decides which events a change publishes and when the
  * task's stall deadline falls.
  */
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
+  IdempotencyKey,
   LIMITS,
+  LogsBody,
   TaskwireError,
+  firstProblem,
   isTaskwireError,
   reduce,
   taskChannel,
   userChannel,
-  utf8Length,
   type Task,
   type TaskChange,
   type TaskEventData,
 } from '@taskwire/protocol';
+import { TUNING } from '../config/options.js';
 import { attempt } from '../util/attempt.js';
+import { newTaskId } from '../util/random-id.js';
 import type { CommitRequest, CommitResult, Engine, SyncTaskStore } from '../engine/types.js';
 import type { CreateTaskInput, TaskService, UpdateTaskInput } from './types.js';
 
@@ -28,27 +31,10 @@ export interface TaskServiceOptions {
   now?: () => number;
   /** Generates ids for tasks created without one. */
   newId?: () => string;
-  /** Attempts of one change under contention before giving up with `conflict` (default 20). */
+  /** Attempts of one change under contention before giving up with `conflict` (default `TUNING.changeAttempts`). */
   maxAttempts?: number;
-  /** Tasks fetched per dueStalls call during a sweep (default 100). */
+  /** Tasks fetched per dueStalls call during a sweep (default `TUNING.stallSweepBatch`). */
   sweepBatch?: number;
-}
-
-/** How long a create Idempotency-Key is remembered (PROTOCOL §4: 24 h). */
-export const CREATE_IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
-
-const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-/** `t_` + 16 random base62 characters (~95 bits). */
-export function newTaskId(): string {
-  let out = 't_';
-  while (out.length < 18) {
-    for (const byte of randomBytes(24)) {
-      // 248 = 4 × 62: rejecting bytes above it keeps the characters uniform.
-      if (byte < 248 && out.length < 18) out += BASE62[byte % 62];
-    }
-  }
-  return out;
 }
 
 /**
@@ -114,16 +100,10 @@ function planChange(current: Task | null, change: TaskChange, extra: CommitReque
   };
 }
 
-function validateLines(lines: unknown): string[] {
-  if (!Array.isArray(lines) || lines.length === 0 || lines.length > LIMITS.logLinesPerCall) {
-    throw new TaskwireError('bad_request', `lines must be an array of 1-${LIMITS.logLinesPerCall} strings`);
-  }
-  for (const line of lines) {
-    if (typeof line !== 'string' || utf8Length(line) > LIMITS.logLineBytes) {
-      throw new TaskwireError('bad_request', `each log line must be a string of at most ${LIMITS.logLineBytes} bytes`);
-    }
-  }
-  return [...(lines as string[])];
+function validateLines(lines: string[]): string[] {
+  const problem = firstProblem(LogsBody, { lines });
+  if (problem !== null) throw new TaskwireError('bad_request', problem);
+  return [...lines];
 }
 
 class DefaultTaskService implements TaskService {
@@ -144,15 +124,14 @@ class DefaultTaskService implements TaskService {
     this.logger = opts.logger;
     this.now = opts.now ?? Date.now;
     this.newId = opts.newId ?? newTaskId;
-    this.maxAttempts = opts.maxAttempts ?? 20;
-    this.sweepBatch = opts.sweepBatch ?? 100;
+    this.maxAttempts = opts.maxAttempts ?? TUNING.changeAttempts;
+    this.sweepBatch = opts.sweepBatch ?? TUNING.stallSweepBatch;
   }
 
   async create(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }> {
     if (idempotencyKey !== undefined) {
-      if (idempotencyKey.length === 0 || idempotencyKey.length > LIMITS.idempotencyKeyChars) {
-        throw new TaskwireError('bad_request', `Idempotency-Key must be 1-${LIMITS.idempotencyKeyChars} characters`);
-      }
+      const problem = firstProblem(IdempotencyKey, idempotencyKey, 'Idempotency-Key');
+      if (problem !== null) throw new TaskwireError('bad_request', problem);
       const known = await viaEngine('lookupIdempotency', () => this.engine.lookupIdempotency(idempotencyKey));
       if (known !== null) return { task: await this.existing(known), created: false };
     }
@@ -167,7 +146,7 @@ class DefaultTaskService implements TaskService {
         stallAt: stallAtOf(task, this.now()),
         ...(idempotencyKey === undefined
           ? {}
-          : { idempotency: { key: idempotencyKey, ttlMs: CREATE_IDEMPOTENCY_TTL_MS } }),
+          : { idempotency: { key: idempotencyKey, ttlMs: LIMITS.createIdempotencyTtlMs } }),
       });
       if (result.ok) return { task, created: true };
       // A concurrent request with the same key won the race: answer as a repeat.

@@ -1,24 +1,12 @@
-import type { Task, TaskStatus, TaskError, JsonValue, Decision } from '@taskwire/protocol';
+import type { CreateTaskBody, Decision, Task, TaskStatus, UpdateTaskBody } from '@taskwire/protocol';
 import type { Principal } from '../auth/types.js';
 import type { StoredEvent } from '../engine/types.js';
 
-export interface CreateTaskInput {
-  id?: string;
-  owner: string;
-  title?: string | null;
-  meta?: Record<string, JsonValue>;
-  stallTimeoutMs?: number;
-}
+/** The fields of a create: the schema of `POST /tasks` (@taskwire/protocol's CreateTaskBody). */
+export type CreateTaskInput = CreateTaskBody;
 
-export interface UpdateTaskInput {
-  status?: TaskStatus;
-  progress?: number | null;
-  stage?: string | null;
-  message?: string | null;
-  result?: JsonValue | null;
-  error?: TaskError | string | null;
-  meta?: Record<string, JsonValue | null>;
-}
+/** The fields of an update: the schema of `PATCH /tasks/:id` (@taskwire/protocol's UpdateTaskBody). */
+export type UpdateTaskInput = UpdateTaskBody;
 
 /**
  * The task service: get → reduce() → Engine.commit with compare-and-set, retried on

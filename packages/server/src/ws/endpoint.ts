@@ -28,6 +28,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { TUNING } from '../config/options.js';
 import type { ServerConfig } from '../config/types.js';
 import { SECURITY, errorResponses } from '../http/openapi-schemas.js';
 import { redactUrl } from '../logging/logger.js';
@@ -47,7 +48,7 @@ export interface WebSocketContext {
 }
 
 export interface WebSocketEndpointOptions {
-  /** How long a socket we closed may take to finish closing before it is terminated (default 2000 ms). */
+  /** How long a socket we closed may take to finish closing before it is terminated (default `TUNING.closeGraceMs`). */
   closeGraceMs?: number;
 }
 
@@ -118,7 +119,7 @@ export function registerWebSocket(
     auth: ctx.auth,
     logger,
     timers,
-    closeGraceMs: options.closeGraceMs ?? 2000,
+    closeGraceMs: options.closeGraceMs ?? TUNING.closeGraceMs,
     delivered: ctx.metrics.delivered,
     onSlowConsumer() {
       slowConsumerCloses += 1;

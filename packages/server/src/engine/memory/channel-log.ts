@@ -1,20 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { freezeDeep } from '@taskwire/protocol';
+import { newEpoch } from '../../util/random-id.js';
 import type { HistoryRequest, HistoryResult, StoredEvent } from '../types.js';
-
-const EPOCH_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-/** A fresh random epoch: 12 characters of [A-Za-z0-9] (a subset of the protocol's [A-Za-z0-9_-]). */
-export function newEpoch(): string {
-  let out = '';
-  while (out.length < 12) {
-    for (const byte of randomBytes(16)) {
-      // 248 = 4 × 62: rejecting bytes above it keeps the characters uniform.
-      if (byte < 248 && out.length < 12) out += EPOCH_ALPHABET[byte % 62];
-    }
-  }
-  return out;
-}
 
 // Shared by every log with nothing retained; never written (append replaces them first).
 const NO_TIMES: number[] = [];

@@ -10,12 +10,12 @@
  */
 import { TaskwireError, freezeDeep, type Task } from '@taskwire/protocol';
 import { ChannelLog } from './channel-log.js';
+import { resolveEngineLimits } from '../limits.js';
 import { LocalFanout } from '../local-fanout.js';
 import { ExpiringMap } from './expiring-map.js';
 import { StallIndex } from './stall-index.js';
 import { TaskList } from './task-list.js';
 import {
-  DEFAULT_ENGINE_LIMITS,
   type CommitRequest,
   type CommitResult,
   type Engine,
@@ -71,12 +71,7 @@ export class MemoryEngine implements Engine {
   private closed = false;
 
   constructor(limits: Partial<EngineLimits> = {}, opts: MemoryEngineOptions = {}) {
-    const given = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
-    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...given };
-    for (const [name, value] of Object.entries(this.limits)) {
-      if (!Number.isInteger(value) || value < 1)
-        throw new RangeError(`engine limit ${name} must be a positive integer`);
-    }
+    this.limits = resolveEngineLimits(limits);
     this.now = opts.now ?? Date.now;
     this.fanout = new LocalFanout(
       opts.onListenerError ??

@@ -1,32 +1,6 @@
-import { TaskwireError, type Task } from '@taskwire/protocol';
+import type { Task } from '@taskwire/protocol';
+import { compareKeys, decodeCursor, encodeCursor, type SortKey } from '../cursor.js';
 import type { ListTasksRequest } from '../types.js';
-
-/** The sort key of the task list: createdAt, then id (both compared as strings; ISO dates sort as text). */
-export type SortKey = readonly [createdAt: string, id: string];
-
-function compare(a: SortKey, b: SortKey): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1;
-  return 0;
-}
-
-/** The opaque cursor: base64url of the last returned sort key. */
-export function encodeCursor(key: SortKey): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): SortKey {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    value = undefined;
-  }
-  if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') {
-    throw new TaskwireError('bad_request', 'invalid cursor');
-  }
-  return [value[0], value[1]];
-}
 
 /**
  * Task ids kept sorted by (createdAt, id) ascending, so a page newest-first is a
@@ -42,7 +16,7 @@ export class TaskList {
     let hi = this.keys.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (compare(this.keys[mid] as SortKey, key) < 0) lo = mid + 1;
+      if (compareKeys(this.keys[mid] as SortKey, key) < 0) lo = mid + 1;
       else hi = mid;
     }
     this.keys.splice(lo, 0, key);
@@ -58,7 +32,7 @@ export class TaskList {
       let hi = this.keys.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (compare(this.keys[mid] as SortKey, after) < 0) lo = mid + 1;
+        if (compareKeys(this.keys[mid] as SortKey, after) < 0) lo = mid + 1;
         else hi = mid;
       }
       end = lo;

@@ -6,7 +6,7 @@
  * two sweeps answers exactly as if the sweep had just run.
  */
 import { freezeDeep } from '@taskwire/protocol';
-import { newEpoch } from '../memory/channel-log.js';
+import { newEpoch } from '../../util/random-id.js';
 import { toCount, type Statements } from './statements.js';
 import type { EngineLimits, HistoryRequest, HistoryResult, StoredEvent } from '../types.js';
 

@@ -14,6 +14,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { TaskwireError, type Task } from '@taskwire/protocol';
+import { TUNING } from '../../config/options.js';
+import { resolveEngineLimits } from '../limits.js';
 import { LocalFanout } from '../local-fanout.js';
 import { ChannelWriter, eventOfRecord, positionRecord, readHistory } from './channels.js';
 import { openDatabase } from './native.js';
@@ -21,9 +23,8 @@ import { checkBoot, currentBootId, markClean } from './boot.js';
 import { configure, migrate } from './schema.js';
 import { prepareStatements, toCount, toMs, type Statements, type TaskColumns } from './statements.js';
 import { sweep, type SweepResult } from './sweep.js';
-import { decodeCursor, encodeCursor } from '../memory/task-list.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import {
-  DEFAULT_ENGINE_LIMITS,
   type CommitRequest,
   type CommitResult,
   type Engine,
@@ -51,11 +52,11 @@ export interface SqliteEngineOptions {
   onListenerError?: (err: unknown, channel: string) => void;
   /** Called when a background sweep fails (it is retried at the next interval). Default: console.error. */
   onError?: (err: unknown) => void;
-  /** Time between retention sweeps, ms (default 30 s). */
+  /** Time between retention sweeps, ms (default `TUNING.sqliteSweepIntervalMs`). */
   sweepIntervalMs?: number;
-  /** Rows deleted per sweep statement before yielding to the event loop (default 1000). */
+  /** Rows deleted per sweep statement before yielding to the event loop (default `TUNING.sqliteSweepBatch`). */
   sweepBatch?: number;
-  /** How long a write waits for a lock held by another connection before failing with SQLITE_BUSY, ms (default 5000). */
+  /** How long a write waits for a lock held by another connection before failing with SQLITE_BUSY, ms (default `TUNING.sqliteBusyTimeoutMs`). */
   busyTimeoutMs?: number;
   /** The machine's boot id (tests); default: read from the kernel. See sqlite-boot.ts. */
   bootId?: string | null;
@@ -109,19 +110,14 @@ export class SqliteEngine implements Engine {
   private sweeping: Promise<SweepResult> | null = null;
 
   constructor(opts: SqliteEngineOptions) {
-    const given = Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined));
-    this.limits = { ...DEFAULT_ENGINE_LIMITS, ...given };
-    for (const [name, value] of Object.entries(this.limits)) {
-      if (!Number.isInteger(value) || value < 1)
-        throw new RangeError(`engine limit ${name} must be a positive integer`);
-    }
+    this.limits = resolveEngineLimits(opts.limits);
     this.path = opts.path;
     const clock = opts.now ?? Date.now;
     this.now = () => toMs(clock());
-    this.sweepIntervalMs = opts.sweepIntervalMs ?? 30_000;
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? TUNING.sqliteSweepIntervalMs;
     if (!(this.sweepIntervalMs > 0)) throw new RangeError('sweepIntervalMs must be a positive number');
-    this.sweepBatch = Math.max(1, Math.floor(opts.sweepBatch ?? 1000));
-    this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.sweepBatch = Math.max(1, Math.floor(opts.sweepBatch ?? TUNING.sqliteSweepBatch));
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? TUNING.sqliteBusyTimeoutMs;
     this.bootId = opts.bootId === undefined ? currentBootId() : opts.bootId;
     this.onError = opts.onError ?? ((err) => console.error('taskwire: the SQLite retention sweep failed', err));
     this.fanout = new LocalFanout(
