@@ -167,7 +167,14 @@ def update(
     if meta is not UNSET:
         _meta(meta)
         body["meta"] = meta
-    return make_request("PATCH", f"/tasks/{segment(task_id)}", body)
+    settle = None
+    if status in TERMINAL_STATUSES:
+
+        def made(task: Any) -> bool:
+            return bool(task.get("status") == status and (result is UNSET or task.get("result") == result))
+
+        settle = (f"/tasks/{segment(task_id)}", made)
+    return make_request("PATCH", f"/tasks/{segment(task_id)}", body, settle=settle)
 
 
 def log(task_id: str, lines: Iterable[str]) -> Request:
@@ -191,7 +198,14 @@ def request_approval(task_id: str, prompt: str, options: Optional[Iterable[str]]
         body["options"] = list(options)
         for o in body["options"]:
             _str("each option", o)
-    return make_request("POST", f"/tasks/{segment(task_id)}/approval", body)
+
+    def made(task: Any) -> bool:
+        approval = task.get("approval") or {}
+        return bool(
+            task.get("status") == "awaiting_approval" and approval.get("prompt") == prompt and approval.get("decision") is None
+        )
+
+    return make_request("POST", f"/tasks/{segment(task_id)}/approval", body, settle=(f"/tasks/{segment(task_id)}", made))
 
 
 def decide(task_id: str, decision: str, comment: Optional[str] = None) -> Request:
@@ -202,11 +216,16 @@ def decide(task_id: str, decision: str, comment: Optional[str] = None) -> Reques
     body: Dict[str, Any] = {"decision": decision}
     if comment is not None:
         body["comment"] = comment
-    return make_request("POST", f"/tasks/{segment(task_id)}/decision", body)
+
+    def made(task: Any) -> bool:
+        return bool((task.get("approval") or {}).get("decision") == decision)
+
+    return make_request("POST", f"/tasks/{segment(task_id)}/decision", body, settle=(f"/tasks/{segment(task_id)}", made))
 
 
 def cancel(task_id: str) -> Request:
-    return make_request("POST", f"/tasks/{segment(_id('task_id', task_id))}/cancel")
+    path = f"/tasks/{segment(_id('task_id', task_id))}"
+    return make_request("POST", f"{path}/cancel", settle=(path, lambda task: task.get("status") == "cancelled"))
 
 
 def publish(channel: str, data: Any, idempotency_key: Optional[str] = None) -> Request:
@@ -265,7 +284,9 @@ def _decision_of(task: Any, requested_at: Optional[str]) -> Optional[Decision]:
 
 def _check_open(task: Task) -> None:
     if task.get("status") in TERMINAL_STATUSES:
-        raise Conflict("conflict", f"task {task['id']} is {task['status']} with no decision", 409)
+        err = Conflict("conflict", f"task {task['id']} is {task['status']} with no decision", 409)
+        err.task = task
+        raise err
 
 
 def approval_flow(

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import NetworkError, TaskwireError, error_from_response, make_error
 
@@ -47,6 +47,11 @@ class Request:
     hold: float = 0.0
     #: A credential to send instead of the client's (a user's token, for ``create_ticket``).
     credential: Optional[str] = None
+    #: For a change that is final once made (a terminal status, a cancel): where to read the
+    #: task, and whether a snapshot shows the change made. A retry answered 409 may mean an
+    #: earlier try landed and only its answer was lost; then the task is read, and when it
+    #: shows the change, that snapshot is the answer.
+    settle: Optional[Tuple[str, Callable[[Any], bool]]] = None
 
 
 def encode_json(value: Any, what: str = "body") -> bytes:
@@ -73,6 +78,7 @@ def make_request(
     headers: Optional[Mapping[str, str]] = None,
     hold: float = 0.0,
     credential: Optional[str] = None,
+    settle: Optional[Tuple[str, Callable[[Any], bool]]] = None,
 ) -> Request:
     """Build a Request; query parameters whose value is None are left out."""
     if query:
@@ -80,7 +86,7 @@ def make_request(
         if pairs:
             path = f"{path}?{urllib.parse.urlencode(pairs)}"
     data = None if body is NO_BODY else encode_json(body)
-    return Request(method, path, data, dict(headers or {}), hold, credential)
+    return Request(method, path, data, dict(headers or {}), hold, credential, settle)
 
 
 def _query_value(v: QueryValue) -> str:
@@ -205,6 +211,13 @@ def retry_delay(policy: Policy, retry: int, retry_after: Optional[float]) -> flo
     return max(delay, retry_after) if retry_after is not None else delay
 
 
+def settle_request(req: Request, error: TaskwireError, tries: int) -> Optional[Request]:
+    """The read that may show a retried final change as made (see ``Request.settle``), or None."""
+    if req.settle is None or tries < 2 or error.status != 409:
+        return None
+    return Request("GET", req.settle[0])
+
+
 def call(policy: Policy, req: Request) -> Any:
     """``req`` with retries (blocking): the answer's JSON, or the last failure raised as a TaskwireError."""
     for n in range(policy.retries + 1):
@@ -212,6 +225,11 @@ def call(policy: Policy, req: Request) -> Any:
         if outcome.error is None:
             return outcome.value
         if not outcome.retryable or n >= policy.retries:
+            check = settle_request(req, outcome.error, n + 1)
+            if check is not None and req.settle is not None:
+                task = call(policy, check)
+                if req.settle[1](task):
+                    return task
             raise outcome.error
         time.sleep(retry_delay(policy, n + 1, outcome.retry_after))
     raise AssertionError("unreachable")

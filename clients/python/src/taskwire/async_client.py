@@ -37,9 +37,9 @@ from typing import (
 
 from . import _api, _http
 from ._api import UNSET, Unset
-from .errors import TaskwireError
-from .handle import TRACK_INTERVAL, BaseHandle, Throttle, final_fields, logger, progress_fields, track_fields, track_total
-from .types import Decision, History, Position, Since, Task, TaskList, Ticket
+from .errors import Conflict, TaskwireError
+from .handle import TRACK_INTERVAL, BaseHandle, Throttle, begin_fields, final_fields, logger, progress_fields, track_fields, track_total
+from .types import TERMINAL_STATUSES, Decision, History, Position, Since, Task, TaskList, Ticket
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -117,6 +117,11 @@ class AsyncTaskwire:
             if outcome.error is None:
                 return outcome.value
             if not outcome.retryable or n >= policy.retries:
+                check = _http.settle_request(req, outcome.error, n + 1)
+                if check is not None and req.settle is not None:
+                    task = await self._call(check)
+                    if req.settle[1](task):
+                        return task
                 raise outcome.error
             await asyncio.sleep(_http.retry_delay(policy, n + 1, outcome.retry_after))
         raise AssertionError("unreachable")
@@ -259,7 +264,11 @@ class AsyncTaskHandle(BaseHandle):
         return self
 
     async def __aenter__(self) -> AsyncTaskHandle:
-        return await self.start()
+        await self.start()
+        fields = begin_fields(self._task)
+        if fields is not None:
+            await self.update(**fields)
+        return self
 
     async def __aexit__(
         self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
@@ -270,7 +279,12 @@ class AsyncTaskHandle(BaseHandle):
         if isinstance(exc, asyncio.CancelledError):
             fields = {"status": "cancelled"}
         if exc is None:
-            await self.update(**fields)
+            try:
+                await self.update(**fields)
+            except Conflict:
+                # Finished elsewhere meanwhile (the owner cancelled it): that status stands.
+                if self._seen(await self._client.get_task(self.id)).get("status") not in TERMINAL_STATUSES:
+                    raise
             return
         try:
             await self.update(**fields)
@@ -293,7 +307,12 @@ class AsyncTaskHandle(BaseHandle):
         self, prompt: str, options: Optional[Iterable[str]] = None, timeout: Optional[float] = None
     ) -> Decision:
         """See ``TaskHandle.ask_approval``."""
-        decision = await self._client._run(_api.approval_flow(self.id, prompt, options, timeout))
+        try:
+            decision = await self._client._run(_api.approval_flow(self.id, prompt, options, timeout))
+        except TaskwireError as err:
+            if err.task is not None:
+                self._seen(err.task)  # the task ended: the block's exit leaves it as it is
+            raise
         self._seen(decision.task)
         return decision
 

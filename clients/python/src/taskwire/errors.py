@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Dict, Optional, Type
 
+from .types import Task
+
 
 class TaskwireError(Exception):
     """A failed taskwire call: the protocol's error ``code``, a ``message`` and the HTTP ``status``."""
@@ -24,6 +26,8 @@ class TaskwireError(Exception):
         self.code = code
         self.message = message
         self.status = status
+        #: The task snapshot, when the SDK knows it (a Conflict from waiting on a task that ended).
+        self.task: Optional[Task] = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, status={self.status})"

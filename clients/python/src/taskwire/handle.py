@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, Optional, Type,
 
 from . import _api
 from ._api import UNSET
-from .errors import TaskwireError
+from .errors import Conflict, TaskwireError
 from .types import TERMINAL_STATUSES, Decision, Task
 
 if TYPE_CHECKING:
@@ -83,6 +83,13 @@ def error_fields(exc: BaseException) -> Dict[str, str]:
     """The task error for an exception: its message (or its class name), and the class name as code."""
     message = str(exc) or type(exc).__name__
     return {"message": message[:2000], "code": type(exc).__name__[:100]}
+
+
+def begin_fields(task: Optional[Task]) -> Optional[Dict[str, Any]]:
+    """Entering the block starts the work: a queued (or stalled) task becomes running, so it can succeed later."""
+    if task is not None and task.get("status") in ("queued", "stalled"):
+        return {"status": "running"}
+    return None
 
 
 def final_fields(task: Optional[Task], exc: Optional[BaseException], result: Any) -> Optional[Dict[str, Any]]:
@@ -161,7 +168,11 @@ class TaskHandle(BaseHandle):
         return self
 
     def __enter__(self) -> TaskHandle:
-        return self.start()
+        self.start()
+        fields = begin_fields(self._task)
+        if fields is not None:
+            self.update(**fields)
+        return self
 
     def __exit__(
         self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
@@ -170,7 +181,12 @@ class TaskHandle(BaseHandle):
         if fields is None:
             return
         if exc is None:
-            self.update(**fields)
+            try:
+                self.update(**fields)
+            except Conflict:
+                # Finished elsewhere meanwhile (the owner cancelled it): that status stands.
+                if self._seen(self._client.get_task(self.id)).get("status") not in TERMINAL_STATUSES:
+                    raise
             return
         try:
             self.update(**fields)
@@ -197,7 +213,12 @@ class TaskHandle(BaseHandle):
         leaves it so. Raises DecisionTimeout after ``timeout`` seconds (the task
         stays ``awaiting_approval``), Conflict if the task ends without a decision.
         """
-        decision = self._client._run(_api.approval_flow(self.id, prompt, options, timeout))
+        try:
+            decision = self._client._run(_api.approval_flow(self.id, prompt, options, timeout))
+        except TaskwireError as err:
+            if err.task is not None:
+                self._seen(err.task)  # the task ended: the block's exit leaves it as it is
+            raise
         self._seen(decision.task)
         return decision
 
