@@ -36,7 +36,7 @@ def test_every_method(server: Server, owner: str) -> None:
         assert t["status"] == "running"
         t = await tw.cancel(task["id"])
         assert t["status"] == "cancelled"
-        second = await tw.create_task(owner)
+        second = await tw.create_task(owner, id=f"{owner}-2")  # sorts after t_…: newest even within one ms
         page = await tw.list_tasks(owner=owner, limit=1)
         assert [x["id"] for x in page["tasks"]] == [second["id"]] and page["nextCursor"]
         assert [x["id"] async for x in tw.iter_tasks(owner=owner, page_size=1)] == [second["id"], task["id"]]

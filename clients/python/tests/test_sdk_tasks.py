@@ -39,14 +39,16 @@ def test_create_get_and_list(tw: Taskwire, owner: str) -> None:
     assert tw.get_task(named["id"])["id"] == named["id"]  # '@' and '.' survive the URL
 
     page = tw.list_tasks(owner=owner)
-    assert [t["id"] for t in page["tasks"]] == [named["id"], task["id"]]  # newest first
+    # Newest first ("u-…" sorts after "t_…", so a tie within one millisecond orders them the same way).
+    assert [t["id"] for t in page["tasks"]] == [named["id"], task["id"]]
     assert page["nextCursor"] is None
     assert tw.list_tasks(owner=owner, status="queued", limit=1)["tasks"][0]["id"] == named["id"]
     assert tw.list_tasks(owner=owner, status="running")["tasks"] == []
 
 
 def test_list_pages_with_cursor_and_iter_tasks(tw: Taskwire, owner: str) -> None:
-    ids = [tw.create_task(owner, title=f"n{i}")["id"] for i in range(5)]
+    # Ids that sort in creation order: tasks created in the same millisecond are listed by id.
+    ids = [tw.create_task(owner, title=f"n{i}", id=f"{owner}-{i}")["id"] for i in range(5)]
     first = tw.list_tasks(owner=owner, limit=2)
     assert len(first["tasks"]) == 2 and first["nextCursor"]
     second = tw.list_tasks(owner=owner, limit=2, cursor=first["nextCursor"])
