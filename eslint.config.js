@@ -18,6 +18,12 @@ export default tseslint.config(
     },
   },
   {
+    // Source files stay small and focused (tests and fixtures may be longer).
+    files: ['packages/*/src/**/*.{ts,tsx}', 'bench/src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/*.fixture.ts'],
+    rules: { 'max-lines': ['error', { max: 400 }] },
+  },
+  {
     files: ['**/*.test.ts', '**/test/**/*.ts', '**/test/**/*.tsx'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
@@ -25,5 +31,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
     },
   },
-  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], languageOptions: { globals: { URL: 'readonly', module: 'writable' } } },
 );

@@ -4,7 +4,7 @@
  * or is interrupted (SIGINT, SIGTERM). Children also exit on their own when their
  * IPC channel to the bench closes (see ipc.ts), so none outlives a killed bench.
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { isReady, Rpc } from './ipc.js';
@@ -168,13 +168,6 @@ export async function forkChild(script: string, o: ForkOptions): Promise<Forked>
       }
     },
   };
-}
-
-/** Spawn a non-Node program (redis-server), tracked and pinned like the others. */
-export function spawnTracked(command: string, args: string[], cpuList?: string): ChildProcess {
-  const child = track(spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
-  pin(child.pid, cpuList);
-  return child;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   INITIAL,
+  INPUT_TYPES,
   PHASES,
   PUBLIC_STATE,
   transition,
@@ -51,6 +52,10 @@ const at = (phase: Phase, patch: Partial<MachineState> = {}): MachineState => ({
 const types = (effects: readonly Effect[]): string[] => effects.map((e) => e.type);
 
 describe('connection machine: every phase × every input', () => {
+  it('has a representative of every input type', () => {
+    expect(new Set(Object.values(INPUTS).map((i) => i.type))).toEqual(new Set(INPUT_TYPES));
+  });
+
   for (const phase of PHASES) {
     for (const [name, input] of Object.entries(INPUTS) as [InputName, Input][]) {
       const expected = TABLE[phase][name] ?? phase;

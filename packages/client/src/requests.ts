@@ -1,5 +1,5 @@
 /**
- * Request/reply matching by `id` (PROTOCOL §2: every request but `auth` carries a
+ * Request/reply matching by `id` (docs/protocol.md §2: every request but `auth` carries a
  * client-chosen integer id, echoed in its reply), each with a timeout. Ids keep
  * increasing across reconnects, so a late reply from an old socket never matches
  * a new request.

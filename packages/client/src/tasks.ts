@@ -1,7 +1,7 @@
 import type { Task } from '@taskwire/protocol';
 
 /**
- * The version rule (PROTOCOL §2): a task snapshot replaces the held one only when
+ * The version rule (docs/protocol.md §2): a task snapshot replaces the held one only when
  * its `version` is newer, so a late, repeated or replayed event never moves a task
  * backwards.
  */

@@ -1,5 +1,5 @@
 /**
- * The transport seam. The connection speaks protocol frames (PROTOCOL §2) to a
+ * The transport seam. The connection speaks protocol frames (docs/protocol.md §2) to a
  * Transport and hears frames back; it never touches a WebSocket directly. The
  * WebSocket transport is here, with the types of what the transports are built on
  * (WebSocket, EventSource, fetch); the SSE and long-poll transports (./transports/,

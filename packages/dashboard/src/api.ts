@@ -1,5 +1,5 @@
 /**
- * The HTTP calls the dashboard makes (PROTOCOL §4), with the signed-in user's token.
+ * The HTTP calls the dashboard makes (docs/protocol.md §4), with the signed-in user's token.
  * The server is the page's own origin. Only under Vite's dev server,
  * `?server=http://host:port` points the page at another one: a built page never
  * sends its token anywhere but where it came from.

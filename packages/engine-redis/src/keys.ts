@@ -2,7 +2,7 @@
  * Key names. Every key of one channel, and a task's snapshot with its own
  * `task:<id>` channel, share one Redis Cluster hash slot through a hash tag
  * (`{…}`), so one Lua script may touch them all. Channel names cannot contain
- * braces (PROTOCOL.md §1), so a channel name is always a whole, valid hash tag.
+ * braces (docs/protocol.md §1), so a channel name is always a whole, valid hash tag.
  *
  *   <p>:{task:abc}:task        hash: json, version, stallAt (the task snapshot)
  *   <p>:{task:abc}:pending     list: derived writes of recent commits not yet confirmed

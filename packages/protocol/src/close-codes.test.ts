@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CloseCode, isRetryable, isTerminal, wantsLongBackoff } from './close-codes.js';
 
 describe('close codes', () => {
-  // The table of PROTOCOL §2: code → does the client reconnect on its own?
+  // The table of docs/protocol.md §2: code → does the client reconnect on its own?
   const TABLE: Array<[number, boolean]> = [
     [1000, false],
     [1001, true],

@@ -1,5 +1,5 @@
 /**
- * JSON schemas of the HTTP API bodies (PROTOCOL §4), as TypeBox schemas: the same
+ * JSON schemas of the HTTP API bodies (docs/protocol.md §4), as TypeBox schemas: the same
  * objects serve Fastify validation, the OpenAPI document and the TypeScript types.
  */
 import { Type, type Static, type TSchema } from 'typebox';

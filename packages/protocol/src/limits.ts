@@ -1,4 +1,4 @@
-/** Field limits of PROTOCOL §4. A field over its limit is `bad_request`. */
+/** Field limits of docs/protocol.md §4. A field over its limit is `bad_request`. */
 export const LIMITS = {
   titleChars: 200,
   stageChars: 100,

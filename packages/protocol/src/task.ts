@@ -1,4 +1,4 @@
-/** The task model of PROTOCOL §1. */
+/** The task model of docs/protocol.md §1. */
 export const TASK_STATUSES = [
   'queued',
   'running',

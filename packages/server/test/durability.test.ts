@@ -1,5 +1,5 @@
 /**
- * Durability of the SQLite engine with real processes (issue 4, DESIGN failure mode 7):
+ * Durability of the SQLite engine with real processes (issue 4, failure mode 7):
  * a server killed with SIGKILL mid-stream restarts on its database and every client
  * recovers gapless; retention keeps the file bounded; a graceful restart keeps tasks,
  * versions and stall deadlines. The first and last tests run the built CLI

@@ -1,5 +1,5 @@
 /**
- * Long-polling (PROTOCOL §4, `GET /channels/:channel/history?since=…&wait=…`)
+ * Long-polling (docs/protocol.md §4, `GET /channels/:channel/history?since=…&wait=…`)
  * against a real server: answers because of an event (the event is in the body),
  * `events: []` at the timeout, recovery with `since`, `recovered: false` for a
  * trimmed position, a gapless sequence under concurrent publishing, cleanup on

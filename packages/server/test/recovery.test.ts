@@ -1,6 +1,6 @@
 /**
  * Positions, recovery and gapless subscribe against a real server and real clients
- * (DESIGN failure modes 7 and 8).
+ * (failure modes 7 and 8).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/server.js';

@@ -1,6 +1,6 @@
 /**
  * Robustness of the WebSocket side against a real server and real clients:
- * DESIGN failure modes 3 (leaks after abrupt disconnects), 4 (disconnect storms
+ * failure modes 3 (leaks after abrupt disconnects), 4 (disconnect storms
  * while broadcasting, silent peers) and 5 (a client that never reads), bad input
  * (a property test of random frames; 20 bad frames in a minute → 4500).
  */

@@ -1,5 +1,5 @@
 /**
- * Server-Sent Events (PROTOCOL §4) against a real server, with a real EventSource
+ * Server-Sent Events (docs/protocol.md §4) against a real server, with a real EventSource
  * implementation (the `eventsource` package): snapshot and events, recovery with
  * Last-Event-ID (explicit, and the EventSource's own reconnect), resync for a
  * trimmed position, query credentials, HTTP errors before the stream starts, heartbeats,

@@ -1,6 +1,6 @@
 /**
  * The WebSocket endpoint against a real server on port 0 with real `ws` clients:
- * authentication after the handshake (DESIGN failure mode 2), every op and reply,
+ * authentication after the handshake (failure mode 2), every op and reply,
  * every error code a frame can get, the `unsubscribed` frame, and every close code
  * the server produces.
  */
@@ -79,7 +79,7 @@ describe('WebSocket endpoint', () => {
     });
   });
 
-  it('sends the welcome frame exactly as PROTOCOL §2', async () => {
+  it('sends the welcome frame exactly as docs/protocol.md §2', async () => {
     const c = await TestClient.connect(t.wsUrl);
     c.send({ op: 'auth', token: alice });
     const w = await c.next();

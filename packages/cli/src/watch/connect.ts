@@ -52,10 +52,3 @@ export function credentials(token: string | undefined, secret: string | undefine
     `missing --token: set --token or TASKWIRE_TOKEN to a client token, or ${SECRET_FLAG} / ${SECRET_ENV} to sign an admin token`,
   );
 }
-
-/** The current token, for an HTTP call next to the WebSocket. */
-export async function currentToken(c: Credentials): Promise<string> {
-  if (c.token) return c.token;
-  if (c.getToken) return c.getToken();
-  throw new Error('no credentials');
-}

@@ -71,7 +71,7 @@ interface HistoryAnswer {
   events: EventFrame[];
 }
 
-/** The longest long-poll we ask the server for, seconds (PROTOCOL §4 allows up to 60). */
+/** The longest long-poll we ask the server for, seconds (docs/protocol.md §4 allows up to 60). */
 const LONG_POLL_S = 25;
 
 export class TaskwireBackend {

@@ -1,7 +1,7 @@
 /**
  * The long-poll transport: per subscribed channel, one strictly sequential loop of
  * `GET /api/v1/channels/:channel/history?since=<epoch>:<offset>&wait=25&limit=100`
- * with `Authorization: Bearer` (PROTOCOL §4), behind the transport seam. Each poll
+ * with `Authorization: Bearer` (docs/protocol.md §4), behind the transport seam. Each poll
  * starts where the last event it delivered ended, so the stream is gapless; the
  * subscription's dedup drops anything seen twice.
  *

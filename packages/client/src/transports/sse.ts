@@ -1,6 +1,6 @@
 /**
  * The SSE transport: one `EventSource` per subscribed channel on
- * `GET /api/v1/channels/:channel/events` (PROTOCOL §4), behind the transport seam.
+ * `GET /api/v1/channels/:channel/events` (docs/protocol.md §4), behind the transport seam.
  *
  * - Credentials: a single-use `?ticket=` from `POST /api/v1/tickets` per stream, so
  *   the long-lived token never travels in a URL; only a server without tickets (404)

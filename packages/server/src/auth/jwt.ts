@@ -1,5 +1,5 @@
 /**
- * Client JWT verification with `jose` (PROTOCOL §3).
+ * Client JWT verification with `jose` (docs/protocol.md §3).
  *
  * - The algorithm is pinned by configuration: HS256 with `jwtSecret`, or RS256 /
  *   ES256 with `jwtPublicKey` (PEM). A token with any other `alg`, `none`

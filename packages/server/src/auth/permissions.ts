@@ -1,5 +1,5 @@
 /**
- * Channel permissions (PROTOCOL §3), shared by the WebSocket `subscribe`/`publish`
+ * Channel permissions (docs/protocol.md §3), shared by the WebSocket `subscribe`/`publish`
  * ops and the HTTP channel routes.
  *
  * Subscribe (and read history):
@@ -31,7 +31,7 @@ export async function authorizeSubscribe(
   p: Principal,
   channel: string,
   getTask: (id: string) => Promise<Task | null>,
-): Promise<{ ok: true; snapshot?: Task | null } | { ok: false; error: TaskwireError }> {
+): Promise<SubscribeDecision> {
   const parsed = parseChannel(channel);
   if (!parsed) return deny('bad_request', `invalid channel name ${JSON.stringify(String(channel).slice(0, 150))}`);
   const privileged = p.admin || p.apiKey;

@@ -1,5 +1,5 @@
 /**
- * Single-use tickets (PROTOCOL §2 "Token refresh and tickets"): a short-lived
+ * Single-use tickets (docs/protocol.md §2 "Token refresh and tickets"): a short-lived
  * credential a client gets with its JWT (`POST /api/v1/tickets`) and puts in a URL
  * (`?ticket=`) so that the long-lived token need not travel there.
  *

@@ -11,7 +11,7 @@ import type { ServerConfig } from './types.js';
 import { OPTIONS, type OptionSpec } from './options.js';
 
 export type { ServerConfig };
-export { OPTIONS, type OptionSpec, type OptionType } from './options.js';
+export { OPTIONS, type OptionSpec } from './options.js';
 
 /** A configuration problem: its message is one line naming the option and how to fix it. */
 export class ConfigError extends Error {

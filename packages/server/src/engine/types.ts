@@ -1,5 +1,5 @@
 /**
- * The Engine is the whole storage and broker seam (DESIGN.md): memory, SQLite and
+ * The Engine is the whole storage and broker seam (docs/architecture.md): memory, SQLite and
  * Redis implement it and pass one conformance suite (`../testing/conformance.ts`).
  * It holds no task semantics: reduce() in @taskwire/protocol decides what a
  * change means; the engine stores the result atomically.

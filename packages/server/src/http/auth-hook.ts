@@ -3,7 +3,7 @@
  * after the handshake). `Authorization: Bearer <credential>`: the API key first
  * (constant-time), else a client JWT. `?token=` / `?ticket=` are accepted only on
  * routes that opt in with `config: { queryAuth: true }` (the SSE route, for
- * `EventSource`, per PROTOCOL §4). Invalid credentials → 401 `unauthorized`;
+ * `EventSource`, per docs/protocol.md §4). Invalid credentials → 401 `unauthorized`;
  * no credentials → the route decides (most answer 401).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';

@@ -1,5 +1,5 @@
 /**
- * Channel routes (PROTOCOL §4): publish (permissions of ../auth/permissions.ts
+ * Channel routes (docs/protocol.md §4): publish (permissions of ../auth/permissions.ts
  * `authorizePublish`) and history (the same permissions as a WebSocket
  * subscribe, `authorizeSubscribe`). History answers
  * `{channel, epoch, offset, recovered, events}`: with `since`, the first `limit`

@@ -1,5 +1,5 @@
 /**
- * Long-polling (PROTOCOL §4, `GET /channels/:channel/history?since=…&wait=<s>`):
+ * Long-polling (docs/protocol.md §4, `GET /channels/:channel/history?since=…&wait=<s>`):
  * a request that found nothing after `since` waits, as a temporary Hub Subscriber,
  * for the first event, and answers it; or answers `events: []` at the timeout.
  *

@@ -14,7 +14,7 @@ import { Type } from 'typebox';
 export const TASK_REF = { $ref: 'Task#' } as const;
 export const ERROR_REF = { $ref: 'ErrorResponse#' } as const;
 
-/** The error codes each status carries (PROTOCOL §2 "Errors"). */
+/** The error codes each status carries (docs/protocol.md §2 "Errors"). */
 const STATUS_CODES: Record<number, ErrorCode[]> = {};
 for (const code of [
   'bad_request',

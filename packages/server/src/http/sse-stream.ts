@@ -1,5 +1,5 @@
 /**
- * Server-Sent Events streams (PROTOCOL §4) as Hub Subscribers, and the gateway that
+ * Server-Sent Events streams (docs/protocol.md §4) as Hub Subscribers, and the gateway that
  * owns them: the registry, one shared heartbeat, the per-event chunk cache, the
  * slow-consumer limit, token expiry and shutdown.
  *

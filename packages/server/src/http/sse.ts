@@ -1,5 +1,5 @@
 /**
- * `GET /api/v1/channels/:channel/events`: Server-Sent Events (PROTOCOL §4).
+ * `GET /api/v1/channels/:channel/events`: Server-Sent Events (docs/protocol.md §4).
  *
  * Authentication and permission come first and fail as plain HTTP errors before the
  * stream starts (401, 403 `forbidden`, 404 `not_found`, 429 `limit_exceeded`, 503):

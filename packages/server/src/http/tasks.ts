@@ -1,5 +1,5 @@
 /**
- * Task routes (PROTOCOL §4). Backend writes (create, update, logs, approval) need
+ * Task routes (docs/protocol.md §4). Backend writes (create, update, logs, approval) need
  * the API key; reads and the owner's actions (decision, cancel) take the owner's
  * token, an admin token or the API key. Another user's task answers 404
  * `not_found`, exactly like a missing one, so ids cannot be probed.

@@ -1,6 +1,6 @@
 /**
  * The pino logger, built so that a credential never reaches a log line
- * (DESIGN failure mode 11):
+ * (failure mode 11):
  * - requests are logged as `{method, url, remoteAddress}` with `token=`, `ticket=`
  *   (and `api_key=`/`apiKey=`) query values replaced by `[redacted]`; headers are
  *   never logged;
@@ -108,9 +108,4 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
   const dest = opts.destination;
   if (dest === undefined) return pino(options);
   return pino(options, dest);
-}
-
-/** A logger that writes nothing. */
-export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
 }

@@ -1,6 +1,5 @@
 import type { CreateTaskBody, Decision, Task, TaskStatus, UpdateTaskBody } from '@taskwire/protocol';
 import type { Principal } from '../auth/types.js';
-import type { StoredEvent } from '../engine/types.js';
 
 /** The fields of a create: the schema of `POST /tasks` (@taskwire/protocol's CreateTaskBody). */
 export type CreateTaskInput = CreateTaskBody;
@@ -40,5 +39,3 @@ export interface TaskService {
 export function canReadTask(p: Principal, task: Task): boolean {
   return p.apiKey || p.admin || task.owner === p.sub;
 }
-
-export type { StoredEvent };

@@ -1,5 +1,5 @@
 /**
- * One client connection (PROTOCOL §2), independent of the transport: it speaks to a
+ * One client connection (docs/protocol.md §2), independent of the transport: it speaks to a
  * tiny socket interface, so the `ws` endpoint (and tests) plug any socket in.
  *
  * - States and their single transition point: `connection-state.ts`. Cleanup (hub

@@ -8,7 +8,14 @@
 import { freezeDeep } from '@taskwire/protocol';
 import { newEpoch } from '../../util/random-id.js';
 import { toCount, type Statements } from './statements.js';
-import type { EngineLimits, HistoryRequest, HistoryResult, StoredEvent } from '../types.js';
+import type {
+  EngineLimits,
+  HistoryRequest,
+  HistoryResult,
+  PublishRequest,
+  PublishResult,
+  StoredEvent,
+} from '../types.js';
 
 /** A channel's position, as read at the start of a write and advanced by it. */
 export interface ChannelPosition {
@@ -27,11 +34,11 @@ export function eventOf(channel: string, epoch: string, offset: number, time: nu
 }
 
 /** The record of a publish kept under its idempotency key, and the event read back from it. */
-export function positionRecord(e: StoredEvent): string {
+function positionRecord(e: StoredEvent): string {
   return JSON.stringify({ channel: e.channel, epoch: e.epoch, offset: e.offset, time: e.time, data: e.data });
 }
 
-export function eventOfRecord(record: string): StoredEvent {
+function eventOfRecord(record: string): StoredEvent {
   const e = JSON.parse(record) as Omit<StoredEvent, 'json'>;
   return eventOf(e.channel, e.epoch, e.offset, e.time, serializeData(e.data));
 }
@@ -95,6 +102,26 @@ export class ChannelWriter {
       trim(this.st, this.limits, channel, pos.top, this.now);
     }
   }
+}
+
+const publishKey = (channel: string, key: string): string => `p\n${channel}\n${key}`;
+
+/**
+ * A publish, inside the caller's write transaction: a repeated idempotency key
+ * answers the first publish's event (read back from its record) and appends nothing;
+ * otherwise the event is appended and the key remembered for `idempotencyTtlMs`.
+ */
+export function publishEvent(st: Statements, limits: EngineLimits, req: PublishRequest, now: number): PublishResult {
+  const keyId = req.idempotencyKey === undefined ? null : publishKey(req.channel, req.idempotencyKey);
+  if (keyId !== null) {
+    const first = st.getKey.get(keyId, now);
+    if (first !== undefined) return { event: eventOfRecord(first), duplicate: true };
+  }
+  const writer = new ChannelWriter(st, limits, now);
+  const event = writer.append(req.channel, req.data);
+  writer.finish();
+  if (keyId !== null) st.putKey.run(keyId, positionRecord(event), now + limits.idempotencyTtlMs);
+  return { event, duplicate: false };
 }
 
 /**

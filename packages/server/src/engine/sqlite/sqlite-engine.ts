@@ -17,7 +17,7 @@ import { TaskwireError, type Task } from '@taskwire/protocol';
 import { TUNING } from '../../config/options.js';
 import { resolveEngineLimits } from '../limits.js';
 import { LocalFanout } from '../local-fanout.js';
-import { ChannelWriter, eventOfRecord, positionRecord, readHistory } from './channels.js';
+import { ChannelWriter, publishEvent, readHistory } from './channels.js';
 import { openDatabase } from './native.js';
 import { checkBoot, currentBootId, markClean } from './boot.js';
 import { configure, migrate } from './schema.js';
@@ -78,7 +78,6 @@ type State =
 type Open = Extract<State, { name: 'open' }>;
 
 const createKey = (key: string): string => `c\n${key}`;
-const publishKey = (channel: string, key: string): string => `p\n${channel}\n${key}`;
 const parseTask = (text: string): Task => JSON.parse(text) as Task;
 
 function columns(task: Task, stallAt: number | null): TaskColumns {
@@ -231,18 +230,8 @@ export class SqliteEngine implements Engine {
   publish(req: PublishRequest): Promise<PublishResult> {
     return this.run(({ st, tx }) => {
       const now = this.now();
-      const keyId = req.idempotencyKey === undefined ? null : publishKey(req.channel, req.idempotencyKey);
-      const result = tx((): PublishResult => {
-        if (keyId !== null) {
-          const first = st.getKey.get(keyId, now);
-          if (first !== undefined) return { event: eventOfRecord(first), duplicate: true };
-        }
-        const writer = new ChannelWriter(st, this.limits, now);
-        const event = writer.append(req.channel, req.data);
-        writer.finish();
-        if (keyId !== null) st.putKey.run(keyId, positionRecord(event), now + this.limits.idempotencyTtlMs);
-        return { event, duplicate: false };
-      });
+      const result = tx(() => publishEvent(st, this.limits, req, now));
+      // Delivered only once committed, and only when something was appended.
       if (!result.duplicate) this.fanout.deliver([result.event]);
       return result;
     });
