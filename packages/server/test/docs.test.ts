@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { CloseCode, ERROR_CODES } from '@taskwire/protocol';
 import { describe, expect, it } from 'vitest';
-import { OPTIONS } from '../src/config/resolve.js';
+import { OPTIONS, TUNING } from '../src/config/options.js';
 
 const doc = (name: string): string => readFileSync(new URL(`../../../docs/${name}`, import.meta.url), 'utf8');
 
@@ -78,5 +78,13 @@ describe('docs/configuration.md', () => {
       expect(envs.has(unquote(row[1])), `${row[1]} is in OPTIONS`).toBe(true);
     }
     expect(rows).toHaveLength(OPTIONS.length);
+  });
+
+  it('lists every fixed value of TUNING with its value, and no other', () => {
+    const fixed = tableRows(doc('configuration.md'), '## Fixed values');
+    expect(fixed.map((r) => unquote(r[0]))).toEqual(Object.keys(TUNING));
+    for (const row of fixed) {
+      expect(unquote(row[1]), row[0]).toBe(String(TUNING[unquote(row[0]) as keyof typeof TUNING]));
+    }
   });
 });

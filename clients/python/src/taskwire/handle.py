@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, Optional, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Dict, Generator, Iterable, Iterator, Optional, Protocol, Type, TypeVar
 
 from . import _api
 from ._api import UNSET
@@ -26,9 +26,18 @@ from .types import TERMINAL_STATUSES, Decision, Task
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .client import Taskwire
-
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Client(Protocol):
+    """What a handle needs of its client (``Taskwire`` has it): the handle never imports the client."""
+
+    def create_task(self, **fields: Any) -> Task: ...
+    def get_task(self, task_id: str) -> Task: ...
+    def update(self, task_id: str, **fields: Any) -> Task: ...
+    def log(self, task_id: str, *lines: str) -> Task: ...
+    def _run(self, flow: Generator[_api.Step, Any, R]) -> R: ...
 
 logger = logging.getLogger("taskwire")
 
@@ -154,7 +163,7 @@ class BaseHandle:
 class TaskHandle(BaseHandle):
     """A task reported by this worker. Use it as ``with tw.task(...) as t:``; see the module doc."""
 
-    def __init__(self, client: Taskwire, create: Optional[Dict[str, Any]] = None, task_id: Optional[str] = None):
+    def __init__(self, client: _Client, create: Optional[Dict[str, Any]] = None, task_id: Optional[str] = None):
         super().__init__(create, task_id)
         self._client = client
 
