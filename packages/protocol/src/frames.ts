@@ -1,6 +1,8 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { ErrorBody, ErrorCode } from './errors.js';
+import { jsonTextTooDeep, tooDeepMessage } from './json-depth.js';
+import { LIMITS } from './limits.js';
 import type { Task } from './task.js';
 
 /** WebSocket protocol version (the `protocol` field of `welcome`). */
@@ -83,6 +85,15 @@ export function parseClientFrame(text: string): ParseResult {
   const rawId = (value as { id?: unknown }).id;
   const id = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0 ? rawId : undefined;
   const op = (value as { op?: unknown }).op;
+  // The frame object itself is one level: a value in it may nest LIMITS.jsonDepth deep.
+  if (jsonTextTooDeep(text, LIMITS.jsonDepth + 1)) {
+    return {
+      ok: false,
+      id,
+      op: typeof op === 'string' ? op : undefined,
+      message: tooDeepMessage('a value of this frame'),
+    };
+  }
   if (typeof op !== 'string' || !Object.hasOwn(SCHEMAS, op)) {
     return {
       ok: false,

@@ -3,6 +3,8 @@ export const LIMITS = {
   titleChars: 200,
   stageChars: 100,
   messageChars: 1000,
+  /** How deeply objects and arrays may nest in a body, a frame, a task's meta or result, or published data. */
+  jsonDepth: 64,
   /** result, meta, publish data, error details: bytes of their JSON encoding. */
   jsonBytes: 64 * 1024,
   logLinesPerCall: 100,

@@ -1,5 +1,6 @@
 import { TaskwireError } from './errors.js';
 import { isValidId } from './channels.js';
+import { tooDeepMessage, valueTooDeep } from './json-depth.js';
 import type { CreateTaskBody, UpdateTaskBody } from './http.js';
 import { DEFAULT_STALL_TIMEOUT_MS, LIMITS, utf8Length } from './limits.js';
 import {
@@ -174,6 +175,7 @@ function update(task: Task, change: Extract<TaskChange, { type: 'update' }>): Ta
     if (typeof change.meta !== 'object' || change.meta === null || Array.isArray(change.meta)) {
       throw bad('meta must be an object');
     }
+    if (valueTooDeep(change.meta)) throw bad(tooDeepMessage('meta'));
     const text = JSON.stringify(change.meta);
     if (overLimit(text)) throw tooLarge('meta');
     const meta: Record<string, JsonValue> = { ...task.meta };
@@ -276,6 +278,7 @@ function overLimit(text: string): boolean {
 
 /** A copy of a JSON value from a change, within the size limit: a snapshot never aliases the caller's objects. */
 function jsonCopy(value: unknown, field: string): JsonValue {
+  if (valueTooDeep(value)) throw bad(tooDeepMessage(field));
   const text = JSON.stringify(value) ?? 'null';
   if (overLimit(text)) throw tooLarge(field);
   // Through JSON and back: what is left is a JSON value (undefined became null).

@@ -80,11 +80,14 @@ export function isTaskEventData(data: unknown): data is TaskEventData {
  */
 export function freezeDeep<T>(value: T): T {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
-  Object.freeze(value);
-  if (Array.isArray(value)) {
-    for (const item of value as unknown[]) freezeDeep(item);
-  } else {
-    for (const key in value) freezeDeep((value as Record<string, unknown>)[key]);
+  // A walk with its own stack, not recursion: a deeply nested value cannot overflow the call stack.
+  const pending: object[] = [value];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    Object.freeze(next);
+    const children: unknown[] = Array.isArray(next) ? next : Object.values(next);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) pending.push(child);
+    }
   }
   return value;
 }

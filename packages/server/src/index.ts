@@ -11,7 +11,7 @@ export {
 export { resolveDashboardDir, type DashboardOptions } from './http/dashboard.js';
 export { Metrics, type MetricsOptions, type Transport, type TransportCounts } from './metrics/metrics.js';
 export { instrumentEngine } from './metrics/instrumented-engine.js';
-export { createRuntime, createEngine, type TaskwireOptions, type Runtime } from './app/runtime.js';
+export { createRuntime, createEngine, logFormatFor, type TaskwireOptions, type Runtime } from './app/runtime.js';
 export { installSignalHandlers, type SignalHandlerOptions } from './app/signals.js';
 export {
   resolveConfig,

@@ -16,12 +16,28 @@ class Capture extends Writable {
 }
 
 describe('logging', () => {
-  it('redactUrl replaces token, ticket and api key query values', () => {
-    expect(redactUrl('/api/v1/ws?token=abc.def.ghi&x=1')).toBe('/api/v1/ws?token=[redacted]&x=1');
+  it('redactUrl keeps only the values of allow-listed query parameters, names compared after decoding', () => {
+    expect(redactUrl('/api/v1/ws?token=abc.def.ghi&x=1')).toBe('/api/v1/ws?token=[redacted]&x=[redacted]');
     expect(redactUrl('/e?a=1&ticket=T1&TOKEN=t2&api_key=k')).toBe(
-      '/e?a=1&ticket=[redacted]&TOKEN=[redacted]&api_key=[redacted]',
+      '/e?a=[redacted]&ticket=[redacted]&TOKEN=[redacted]&api_key=[redacted]',
     );
-    expect(redactUrl('/plain?x=token')).toBe('/plain?x=token');
+    expect(redactUrl('/h?since=e1:4&limit=5&wait=2&owner=al&%74oken=SECRET&to%6Ben=S2&%74icket=S3')).toBe(
+      '/h?since=e1:4&limit=5&wait=2&owner=al&token=[redacted]&token=[redacted]&ticket=[redacted]',
+    );
+    expect(redactUrl('/x?%zz=S4&a+b=S5&=S6&flag')).toBe(
+      '/x?%25zz=[redacted]&a%20b=[redacted]&=[redacted]&flag=[redacted]',
+    );
+    expect(redactUrl('/plain')).toBe('/plain');
+  });
+
+  it('the logger never writes the secrets it is given, wherever they appear', () => {
+    const out = new Capture();
+    const apiKey = 'K-API-KEY-0123456789';
+    const log = createLogger({ level: 'trace', destination: out, secrets: [apiKey, null, 'short'] });
+    log.info({ note: `the key is ${apiKey}`, deep: { list: [`x${apiKey}y`] } }, `message ${apiKey}`);
+    log.error({ err: new Error(`failed with ${apiKey}`) }, 'oops');
+    expect(out.text).not.toContain(apiKey);
+    expect(out.text.match(/\[redacted\]/g)?.length).toBeGreaterThanOrEqual(4);
   });
 
   it('the logger scrubs credentials from fields, messages and nested objects', () => {
@@ -52,6 +68,10 @@ describe('logging', () => {
       // HTTP: credentials in query strings, headers, good and bad.
       await t.api('GET', `/tasks?token=${good}`, undefined, { token: null });
       await t.api('GET', `/nope?token=${good}&ticket=${ticket2}`, undefined, { token: null });
+      // The same names percent-encoded, as an attacker or an odd client may send them.
+      await t.api('GET', `/tasks?%74oken=${good}&to%6Ben=${admin}`, undefined, { token: null });
+      await t.api('GET', `/channels/room:x/events?%74icket=${ticket2}&TOKEN=${bad}`, undefined, { token: null });
+      await t.api('GET', `/tasks?%zz=${good}`, undefined, { token: null });
       await t.api('GET', `/tasks`, undefined, { token: good });
       await t.api('GET', `/stats`, undefined, { token: admin });
       await t.api('GET', `/tasks`, undefined, { token: bad });

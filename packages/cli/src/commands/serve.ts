@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { dashboardDir } from '@taskwire/dashboard/dir';
 import { createRedisEngine } from '@taskwire/engine-redis';
@@ -5,6 +6,7 @@ import {
   ConfigError,
   OPTIONS,
   createServer,
+  logFormatFor,
   installSignalHandlers,
   redactUrl,
   redisClusterUrls,
@@ -63,11 +65,20 @@ export const serveCommand: Command = {
       if ((typeof value === 'string' || typeof value === 'boolean') && !(name in CLI_FLAGS)) flags[name] = value;
     const { config, generated } = configError(() => resolveConfigDetailed({ flags, env: io.env }));
     const demo = values.demo === true ? demoSettings(config, io) : null;
-    const server = await startError(config, () => createServer({ ...withEngine(config), dashboardDir }));
+    // Log lines wait until the banner is out, so a terminal shows the banner first; --dev on a terminal: pretty lines.
+    const logs = new HeldStream(process.stdout);
+    const logFormat = logFormatFor(config, process.stdout);
+    const server = await startError(config, () =>
+      createServer({ ...withEngine(config), logFormat, logDestination: logs, dashboardDir }),
+    ).catch((err: unknown) => {
+      logs.release();
+      throw err;
+    });
     let url: string;
     try {
       ({ url } = await server.listen());
     } catch (err) {
+      logs.release();
       await server.close();
       throw new CommandError(
         `taskwire serve: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}`,
@@ -116,9 +127,31 @@ export const serveCommand: Command = {
       );
     }
     io.out(lines.join('\n'));
+    logs.release();
     return 0;
   },
 };
+
+/** Holds what is written until release(), then passes everything on (the log lines before the banner). */
+class HeldStream extends Writable {
+  private held: Buffer[] | null = [];
+
+  constructor(private readonly out: NodeJS.WritableStream) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.held) this.held.push(chunk);
+    else this.out.write(chunk);
+    done();
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const chunk of held) this.out.write(chunk);
+  }
+}
 
 /** `--demo` needs the API key (generated in --dev); TASKWIRE_DEMO_SPEED speeds it up (tests). */
 function demoSettings(config: ServerConfig, io: Io): { apiKey: string; speed: number } {

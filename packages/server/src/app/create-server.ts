@@ -6,7 +6,13 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { LIMITS } from '@taskwire/protocol';
 import type { DashboardOptions } from '../http/dashboard.js';
-import { errorHandler, notFoundHandler } from '../http/errors.js';
+import {
+  MAX_PARAM_LENGTH,
+  clientErrorHandler,
+  errorHandler,
+  frameworkErrorHandler,
+  notFoundHandler,
+} from '../http/errors.js';
 import { taskwirePlugin } from './plugin.js';
 import { createRuntime, type TaskwireOptions } from './runtime.js';
 import type { TaskwireServer } from './server-types.js';
@@ -29,7 +35,10 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
     loggerInstance,
     bodyLimit: LIMITS.bodyBytes,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 256 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // One error format even for what fails before a route runs.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);

@@ -93,6 +93,7 @@ export function computeStats(
   return {
     connections: ws + sse.connections + longpoll.connections,
     connectionsByTransport: { ws, sse: sse.connections, longpoll: longpoll.connections },
+    pendingAuth: gateway.pendingAuthCount(),
     subscriptions: hub.subscriptions,
     channels: hub.channels,
     engineSubscriptions: ctx.engine.stats().subscriptions,
@@ -121,6 +122,7 @@ async function taskwire(app: FastifyInstance, opts: TaskwirePluginOptions): Prom
   };
   ctx.metrics.setSources({
     connections: () => ({ ws: gateway?.connectionCount() ?? 0, sse: sse.size, longpoll: polls.size }),
+    pendingAuth: () => gateway?.pendingAuthCount() ?? 0,
     slowConsumerCloses: () => ({
       ws: gateway?.slowConsumerCloses() ?? 0,
       sse: sse.counts.slowConsumerCloses,

@@ -68,12 +68,23 @@ export function createEngine(config: ServerConfig, logger: Logger): Engine {
   }
 }
 
+/** `auto` is pretty in dev mode on a terminal, JSON everywhere else. */
+export function logFormatFor(
+  config: Pick<ServerConfig, 'logFormat' | 'dev'>,
+  out: NodeJS.WritableStream,
+): 'json' | 'pretty' {
+  if (config.logFormat !== 'auto') return config.logFormat;
+  return config.dev && (out as { isTTY?: boolean }).isTTY === true ? 'pretty' : 'json';
+}
+
 export async function createRuntime(options: TaskwireOptions = {}): Promise<Runtime> {
   const { config, generated } = resolveConfigDetailed({ overrides: configOverrides(options), env: {} });
   const logger =
     options.logger ??
     createLogger({
       level: config.logLevel,
+      secrets: [config.apiKey, config.jwtSecret, config.metricsToken],
+      format: logFormatFor(config, options.logDestination ?? process.stdout),
       ...(options.logDestination ? { destination: options.logDestination } : {}),
     });
   const metrics = new Metrics({ processMetrics: options.processMetrics });

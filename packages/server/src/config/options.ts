@@ -134,6 +134,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Log level.',
   },
   {
+    key: 'logFormat',
+    flag: '--log-format',
+    env: 'TASKWIRE_LOG_FORMAT',
+    type: { kind: 'enum', values: ['auto', 'json', 'pretty'] },
+    default: 'auto',
+    description:
+      'Log lines as JSON, or pretty (human-readable, pino-pretty); auto: pretty in --dev on a terminal, else JSON.',
+  },
+  {
     key: 'dev',
     flag: '--dev',
     env: 'TASKWIRE_DEV',
@@ -163,7 +172,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'TASKWIRE_MAX_CONNECTIONS',
     type: int(1, 10_000_000),
     default: 10_000,
-    description: 'Connections per node; over it closes with 4029.',
+    description:
+      'Connections per node, WebSocket, SSE and waiting long-polls together; over it a WebSocket closes with 4029, SSE and long-poll answer 429.',
   },
   {
     key: 'maxConnectionsPerUser',
@@ -171,7 +181,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'TASKWIRE_MAX_CONNECTIONS_PER_USER',
     type: int(1, 10_000_000),
     default: 100,
-    description: 'Connections per user per node; over it closes with 4029.',
+    description: 'Connections per user per node, every transport together; over it 4029 or 429 as above.',
+  },
+  {
+    key: 'maxPendingAuth',
+    flag: '--max-pending-auth',
+    env: 'TASKWIRE_MAX_PENDING_AUTH',
+    type: int(1, 10_000_000),
+    default: 1000,
+    description:
+      'WebSockets waiting to authenticate (they hold no connection slot); when full, the oldest is closed with 4501 to admit the new one.',
   },
   {
     key: 'authTimeoutMs',
@@ -243,7 +262,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'TASKWIRE_MAX_PENDING_FRAMES',
     type: int(1, 100_000),
     default: 100,
-    description: 'Client frames queued for processing per connection; over it closes with 4008.',
+    description:
+      'Client frames queued for processing per connection; at it, the socket is no longer read until half of them are done (TCP slows the sender; nothing is refused).',
   },
   {
     key: 'metricsToken',

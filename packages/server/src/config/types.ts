@@ -14,12 +14,16 @@ export interface ServerConfig {
   apiKey: string | null;
   heartbeatMs: number; // 25000
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; // info
+  /** auto: pretty with --dev on a terminal, else json. */
+  logFormat: 'auto' | 'json' | 'pretty';
   dev: boolean;
   /** Max client frame after reassembly, bytes (64 KiB); larger → close 1009. */
   maxFrameBytes: number;
   maxSubscriptionsPerConnection: number; // 100
   maxConnections: number; // 10000 per node
   maxConnectionsPerUser: number; // 100
+  /** WebSockets authenticating at once; the oldest is closed 4501 to admit a new one. */
+  maxPendingAuth: number; // 1000
   authTimeoutMs: number; // 5000
   /** Outbound buffer per connection, bytes (1 MiB); over it → close 4009. */
   sendBufferBytes: number;
@@ -29,7 +33,7 @@ export interface ServerConfig {
   clockLeewaySec: number; // 5
   stallSweepMs: number; // 1000
   shutdownTimeoutMs: number; // 10000
-  /** Frames a connection may have queued for processing before it is closed 4008. */
+  /** Frames a connection may have queued for processing before its socket stops being read. */
   maxPendingFrames: number; // 100
   /** Bearer token required on GET /metrics; null: /metrics needs no auth. */
   metricsToken: string | null;

@@ -7,7 +7,7 @@
 import type { HttpContext, ServerStats } from './types.js';
 import type { FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { LIMITS } from '@taskwire/protocol';
+import { LIMITS, TaskwireError, jsonTextTooDeep, tooDeepMessage } from '@taskwire/protocol';
 import { registerAuthHook } from './auth-hook.js';
 import { registerChannelRoutes } from './channels.js';
 import { registerDevRoutes } from './dev.js';
@@ -40,16 +40,23 @@ export async function httpApi(scope: FastifyInstance, opts: HttpApiOptions): Pro
   // JSON bodies with the default (prototype-poisoning-safe) parser; an empty body is no body,
   // so `curl -X POST -H 'Content-Type: application/json' …/cancel` works.
   const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // JSON only: any other media type answers 415 (no text/plain body reaches a route as a string).
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'string', bodyLimit: LIMITS.bodyBytes },
     (req, body, done) => {
-      if ((typeof body === 'string' ? body : body.toString('utf8')).trim() === '') {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      if (text.trim() === '') {
         done(null, undefined);
         return;
       }
-      void json(req, typeof body === 'string' ? body : body.toString('utf8'), done);
+      // Before anything is parsed: the body object is one level, a value in it may nest LIMITS.jsonDepth deep.
+      if (jsonTextTooDeep(text, LIMITS.jsonDepth + 1)) {
+        done(new TaskwireError('bad_request', tooDeepMessage('a value of the body')), undefined);
+        return;
+      }
+      void json(req, text, done);
     },
   );
   registerAuthHook(app, opts.ctx.auth);

@@ -5,8 +5,9 @@
  * only a request that comes straight from loopback:
  *
  * - the peer address is loopback (127.0.0.0/8, ::1, or ::ffff:127.x);
- * - no `Forwarded` / `X-Forwarded-For` header (a reverse proxy on the same machine
- *   would make every visitor look local);
+ * - no header a proxy adds (`Forwarded`, any `X-Forwarded-*`, `X-Real-IP`, `Via`,
+ *   `True-Client-IP`, `CF-Connecting-IP`): a reverse proxy on the same machine would
+ *   make every visitor look local;
  * - the `Host` header names a loopback host (localhost, 127.x, [::1]), so a page on
  *   another origin that rebinds its DNS name to 127.0.0.1 gets nothing.
  *
@@ -48,8 +49,12 @@ export function isLoopbackHost(host: string | undefined): boolean {
 }
 
 /** True only for a request made directly from this machine to a loopback name. */
+/** Headers that proxies (nginx, Caddy, Envoy, CDNs) add to what they pass on. */
+const PROXY_HEADERS = ['forwarded', 'via', 'x-real-ip', 'true-client-ip', 'cf-connecting-ip'];
+
 export function isDirectLoopbackRequest(req: FastifyRequest): boolean {
-  if (req.headers.forwarded !== undefined || req.headers['x-forwarded-for'] !== undefined) return false;
+  const names = Object.keys(req.headers);
+  if (names.some((h) => PROXY_HEADERS.includes(h) || h.startsWith('x-forwarded-'))) return false;
   return isLoopbackAddress(req.socket.remoteAddress) && isLoopbackHost(req.headers.host);
 }
 

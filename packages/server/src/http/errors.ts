@@ -5,10 +5,14 @@
  * limit → 413 too_large; malformed JSON → 400; anything else → 500 internal,
  * logged, with a generic message.
  */
+import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TaskwireError, fieldPath, httpStatusOf, type ErrorCode } from '@taskwire/protocol';
 import { AuthError } from '../auth/types.js';
 import { redactString } from '../logging/logger.js';
+
+/** The longest path parameter (channel names are up to 133 characters). */
+export const MAX_PARAM_LENGTH = 256;
 
 export interface HttpErrorBody {
   error: { code: ErrorCode; message: string };
@@ -49,6 +53,19 @@ export function classifyError(err: unknown): Classified {
     };
   }
   switch (e.code) {
+    // Raised before any route runs (Fastify's frameworkErrors): never echo the URL back.
+    case 'FST_ERR_BAD_URL':
+      return {
+        status: 400,
+        body: errorBody('bad_request', 'the URL is malformed (a bad percent-encoding)'),
+        unexpected: false,
+      };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return {
+        status: 414,
+        body: errorBody('too_large', `a path segment is over ${MAX_PARAM_LENGTH} characters`),
+        unexpected: false,
+      };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, body: errorBody('too_large', 'request body is over the 1 MiB limit'), unexpected: false };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -56,7 +73,7 @@ export function classifyError(err: unknown): Classified {
       return { status: 400, body: errorBody('bad_request', 'request body is not valid JSON'), unexpected: false };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
-        status: 400,
+        status: 415,
         body: errorBody('bad_request', 'request body must be application/json'),
         unexpected: false,
       };
@@ -143,14 +160,45 @@ export function describeValidation(issues: unknown, context: string | undefined)
   return `${field} ${pick.message ?? 'is invalid'}`.slice(0, 500);
 }
 
+/** Seconds a client should wait before retrying a 503 (the engine is away, or the server is stopping). */
+export const RETRY_AFTER_SECONDS = 1;
+
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const c = classifyError(err);
   if (c.unexpected) reply.log.error({ err }, 'unexpected error');
+  if (c.status === 503) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   return reply.code(c.status).type('application/json; charset=utf-8').send(c.body);
 }
 
 export function errorHandler(err: unknown, _req: FastifyRequest, reply: FastifyReply): FastifyReply {
   return sendError(reply, err);
+}
+
+/** Fastify's `frameworkErrors`: a bad URL or an over-long parameter, before any route runs. */
+export function frameworkErrorHandler(err: unknown, _req: FastifyRequest, reply: FastifyReply): void {
+  void sendError(reply, err);
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node could not even parse (headers over
+ * the limit, malformed HTTP, too slow to arrive) gets the same error shape, then the
+ * socket is closed, as Node does.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, text, code, message]: [number, string, ErrorCode, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'too_large', 'the request headers are over the size limit']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'bad_request', 'the request took too long to arrive']
+        : [400, 'Bad Request', 'bad_request', 'the HTTP request is malformed'];
+  const body = JSON.stringify(errorBody(code, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 export function notFoundHandler(req: FastifyRequest, reply: FastifyReply): FastifyReply {

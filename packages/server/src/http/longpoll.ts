@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { Position, SubscribeResult } from '@taskwire/protocol';
+import { TaskwireError, type Position, type SubscribeResult } from '@taskwire/protocol';
 import type { Principal } from '../auth/types.js';
 import type { ChannelService } from '../hub/channel-service.js';
 import type { EncodedEvent, Subscriber } from '../hub/types.js';
@@ -57,6 +57,8 @@ class LongPollWait implements Subscriber {
     private readonly limit: number,
     since: Position,
     private readonly answer: (body: Buffer) => void,
+    /** The user whose slot it holds (null: the API key, which takes none). */
+    readonly user: string | null,
   ) {
     this.at = since;
   }
@@ -114,7 +116,7 @@ class LongPollWait implements Subscriber {
 
 /** What the waiting requests need of the node. */
 export interface LongPollContext {
-  readonly channels: Pick<ChannelService, 'subscribe' | 'activate' | 'release'>;
+  readonly channels: Pick<ChannelService, 'subscribe' | 'activate' | 'release' | 'budget'>;
   readonly metrics: { readonly delivered: { longpoll: number } };
 }
 
@@ -151,9 +153,19 @@ export class LongPollRegistry {
   async wait(req: WaitRequest): Promise<Buffer> {
     const { ctx } = this;
     const { channel, since, limit } = req;
+    // A held long-poll is a connection: it takes a slot of the node and of its user, or answers 429 at once.
+    const { budget } = ctx.channels;
+    if (!budget.admit('longpoll')) {
+      throw new TaskwireError('limit_exceeded', 'this node has reached its connection limit');
+    }
+    const sub = req.principal.apiKey ? null : req.principal.sub;
+    if (sub !== null && !budget.claimUser(sub)) {
+      budget.leave('longpoll');
+      throw new TaskwireError('limit_exceeded', 'too many connections for this user on this node');
+    }
     let answer: (body: Buffer) => void = () => undefined;
     const answered = new Promise<Buffer>((resolve) => (answer = resolve));
-    const w = new LongPollWait(this, channel, limit, since, answer);
+    const w = new LongPollWait(this, channel, limit, since, answer, sub);
     this.waits.add(w);
     // The client went away: release now (the answer, if any, goes nowhere).
     req.res.once('close', () => w.finish());
@@ -196,8 +208,12 @@ export class LongPollRegistry {
 
   /** Called once by a wait's cleanup. */
   release(w: LongPollWait): void {
-    this.ctx.channels.release(w);
-    this.waits.delete(w);
+    const { channels } = this.ctx;
+    channels.release(w);
+    if (this.waits.delete(w)) {
+      channels.budget.leave('longpoll');
+      if (w.user !== null) channels.budget.releaseUser(w.user);
+    }
   }
 
   /** Shutdown: answer every waiting request now, and every new one at once. */

@@ -90,6 +90,7 @@ export const Bodies = {
   stats: Type.Object({
     connections: Type.Integer(),
     connectionsByTransport: Type.Object({ ws: Type.Integer(), sse: Type.Integer(), longpoll: Type.Integer() }),
+    pendingAuth: Type.Integer({ description: 'WebSockets that have not authenticated yet (counted in ws).' }),
     subscriptions: Type.Integer(),
     channels: Type.Integer(),
     engineSubscriptions: Type.Integer(),

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { TaskwireError, TicketResponse } from '@taskwire/protocol';
 import { requireAdminOrApiKey, requirePrincipal } from './auth-hook.js';
-import { errorBody } from './errors.js';
+import { RETRY_AFTER_SECONDS, errorBody } from './errors.js';
 import { Bodies, SECURITY, errorResponses, jsonResponse } from './openapi-schemas.js';
 import type { HttpContext, ServerStats, TypedApp } from './types.js';
 
@@ -62,7 +62,11 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: HttpContext): vo
       return { status: 'ok', engine: ctx.engine.kind };
     } catch (err) {
       req.log.warn({ err }, 'readiness check failed');
-      return reply.code(503).send(errorBody('unavailable', `engine ${ctx.engine.kind} is not reachable`));
+      const why = err instanceof TaskwireError ? `: ${err.message}` : ' (not reachable)';
+      return reply
+        .code(503)
+        .header('retry-after', String(RETRY_AFTER_SECONDS))
+        .send(errorBody('unavailable', `engine ${ctx.engine.kind} is not ready${why}`));
     }
   });
 }

@@ -198,11 +198,11 @@ export class SseGateway {
   create(res: ServerResponse, principal: Principal): SseStream {
     const { budget } = this.ctx.channels;
     if (!budget.admit('sse')) {
-      throw new TaskwireError('limit_exceeded', 'this node has reached its SSE connection limit');
+      throw new TaskwireError('limit_exceeded', 'this node has reached its connection limit');
     }
-    if (!principal.apiKey && !budget.claimUser('sse', principal.sub)) {
+    if (!principal.apiKey && !budget.claimUser(principal.sub)) {
       budget.leave('sse');
-      throw new TaskwireError('limit_exceeded', 'too many SSE streams for this user on this node');
+      throw new TaskwireError('limit_exceeded', 'too many connections for this user on this node');
     }
     const stream = new SseStream(res, this, principal);
     this.streams.add(stream);
@@ -235,7 +235,7 @@ export class SseGateway {
     if (this.streams.delete(stream)) {
       const { budget } = this.ctx.channels;
       budget.leave('sse');
-      if (!stream.principal.apiKey) budget.releaseUser('sse', stream.principal.sub);
+      if (!stream.principal.apiKey) budget.releaseUser(stream.principal.sub);
     }
     if (this.streams.size === 0) this.stopHeartbeat();
   }

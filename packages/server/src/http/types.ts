@@ -37,6 +37,8 @@ export interface ServerStats {
   /** Every transport: WebSocket connections, SSE streams and waiting long-poll requests. */
   connections: number;
   connectionsByTransport: { ws: number; sse: number; longpoll: number };
+  /** WebSockets that have not authenticated yet (counted in `ws`; they hold no connection slot). */
+  pendingAuth: number;
   subscriptions: number;
   channels: number;
   engineSubscriptions: number;

@@ -14,6 +14,8 @@ import {
   TaskwireError,
   jsonByteLength,
   parseChannel,
+  tooDeepMessage,
+  valueTooDeep,
   type Position,
   type SubscribeResult,
   type Task,
@@ -24,6 +26,8 @@ import type { Principal } from '../auth/types.js';
 import type { Engine, HistoryRequest, HistoryResult } from '../engine/types.js';
 import { ConnectionBudget, type BudgetLimits } from './connection-budget.js';
 import type { Hub, Subscriber } from './types.js';
+
+type EndInfo = Parameters<Subscriber['ended']>[1];
 
 export interface ChannelServiceOptions {
   hub: Hub;
@@ -124,6 +128,27 @@ export class ChannelService {
     if (!decision.ok) throw decision.error;
   }
 
+  /**
+   * Whether `p` (a refreshed token) still may hold a subscription to `channel`: null
+   * when it may, else how the subscription ends (`forbidden`, for good; `unavailable`
+   * with `resubscribe: true` when the engine could not tell).
+   */
+  async recheck(p: Principal, channel: string): Promise<EndInfo | null> {
+    try {
+      await this.authorize(p, channel);
+      return null;
+    } catch (err) {
+      if (err instanceof TaskwireError && err.code === 'unavailable') {
+        return {
+          code: 'unavailable',
+          message: 'the permission could not be checked; subscribe again',
+          resubscribe: true,
+        };
+      }
+      return { code: 'forbidden', message: 'the refreshed token does not allow this channel', resubscribe: false };
+    }
+  }
+
   /** History with the subscribe permission: with `since` all or nothing, else the latest `limit`. */
   async history(p: Principal, channel: string, req: HistoryRequest): Promise<HistoryResult> {
     await this.authorize(p, channel);
@@ -139,6 +164,7 @@ export class ChannelService {
     const denied = authorizePublish(p, req.channel);
     if (denied) return Promise.reject(denied);
     if (req.data === undefined) return Promise.reject(new TaskwireError('bad_request', 'data is required'));
+    if (valueTooDeep(req.data)) return Promise.reject(new TaskwireError('bad_request', tooDeepMessage('data')));
     if (jsonByteLength(req.data) > LIMITS.jsonBytes) {
       return Promise.reject(new TaskwireError('bad_request', `data is over ${LIMITS.jsonBytes / 1024} KiB of JSON`));
     }

@@ -14,26 +14,46 @@
  * may still replace one (`engine.ping = …`).
  */
 import type { CommitRequest, CommitResult, Engine } from '../engine/types.js';
+import { TaskwireError } from '@taskwire/protocol';
 import { attempt } from '../util/attempt.js';
 import type { Metrics } from './metrics.js';
 
+/** Operations that write: their outcome is the engine's write health (/readyz, `taskwire_engine_writes_failing`). */
+const WRITES = new Set(['commit', 'publish', 'claim', 'ping']);
+
+/** A failure of the storage itself (not a contract answer such as `conflict` or `bad_request`). */
+function storageFailed(err: unknown): boolean {
+  return !(err instanceof TaskwireError) || err.code === 'unavailable';
+}
+
 export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
   const errors = metrics.engineErrors;
+  const writes = metrics.writes;
+  const wrote = (ok: boolean, err?: unknown): void => {
+    if (ok) writes.failing = false;
+    else if (storageFailed(err)) {
+      writes.failing = true;
+      metrics.writeFailures.inc();
+    }
+  };
 
   function timer(op: string): <T>(run: () => Promise<T>) => Promise<T> {
     const series = metrics.engineSeconds.child(op);
     const failed = errors.labels({ op });
+    const isWrite = WRITES.has(op);
     return <T>(run: () => Promise<T>): Promise<T> => {
       const start = performance.now();
       const done = (): void => series.observe((performance.now() - start) / 1000);
       return attempt(run).then(
         (value) => {
           done();
+          if (isWrite) wrote(true);
           return value;
         },
         (err: unknown) => {
           done();
           failed.inc();
+          if (isWrite) wrote(false, err);
           throw err;
         },
       );
@@ -64,12 +84,16 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
   function timedSync<A, T>(op: string, fn: (arg: A) => T): (arg: A) => T {
     const series = metrics.engineSeconds.child(op);
     const failed = errors.labels({ op });
+    const isWrite = WRITES.has(op);
     return (arg: A): T => {
       const start = performance.now();
       try {
-        return fn(arg);
+        const value = fn(arg);
+        if (isWrite && writes.failing) writes.failing = false;
+        return value;
       } catch (err) {
         failed.inc();
+        if (isWrite) wrote(false, err);
         throw err;
       } finally {
         series.observe((performance.now() - start) / 1000);

@@ -21,6 +21,7 @@ export const TRANSPORTS: readonly Transport[] = ['ws', 'sse', 'longpoll'];
 /** Where the scrape-time values come from (set by the plugin once the transports exist). */
 export interface MetricsSources {
   connections(): TransportCounts;
+  pendingAuth(): number;
   slowConsumerCloses(): TransportCounts;
   hub(): { subscriptions: number; channels: number };
 }
@@ -45,6 +46,9 @@ export class Metrics {
   readonly authFailures: Counter<'reason'>;
   readonly engineSeconds: HotHistogram;
   readonly engineErrors: Counter<'op'>;
+  /** Writes that failed for the storage (a full disk, Redis away), and whether the last write did. */
+  readonly writeFailures: Counter;
+  readonly writes = { failing: false };
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   private readonly latency: HotSeries;
   private sources: MetricsSources | null = null;
@@ -61,6 +65,14 @@ export class Metrics {
       collect() {
         const c = self()?.connections() ?? zeroCounts();
         for (const t of TRANSPORTS) this.set({ transport: t }, c[t]);
+      },
+    });
+    new Gauge({
+      name: 'taskwire_pending_auth_connections',
+      help: 'WebSockets that have not authenticated yet (they hold no connection slot; --max-pending-auth).',
+      registers,
+      collect() {
+        this.set(self()?.pendingAuth() ?? 0);
       },
     });
     new Gauge({
@@ -134,6 +146,20 @@ export class Metrics {
       help: 'Engine operations that failed, by operation.',
       labelNames: ['op'],
       registers,
+    });
+    this.writeFailures = new Counter({
+      name: 'taskwire_engine_write_failures_total',
+      help: 'Engine writes (commits, publishes, claims, readiness probes) that failed because the storage could not be written.',
+      registers,
+    });
+    const writes = this.writes;
+    new Gauge({
+      name: 'taskwire_engine_writes_failing',
+      help: '1 while the last engine write failed (then /readyz answers 503), else 0.',
+      registers,
+      collect() {
+        this.set(writes.failing ? 1 : 0);
+      },
     });
     this.httpRequests = new Counter({
       name: 'taskwire_http_requests_total',

@@ -16,7 +16,6 @@ export const CLOSE = {
   unauthorized: { code: CloseCode.Unauthorized, reason: 'unauthorized', error: 'unauthorized' },
   tokenExpired: { code: CloseCode.TokenExpired, reason: 'token expired', error: 'unauthorized' },
   connectionLimit: { code: CloseCode.ConnectionLimit, reason: 'connection limit reached', error: 'limit_exceeded' },
-  tooManyFrames: { code: CloseCode.RateLimited, reason: 'too many frames in flight', error: 'rate_limited' },
   badFrames: { code: CloseCode.ProtocolViolation, reason: 'too many bad frames', error: 'bad_request' },
   slowConsumer: { code: CloseCode.SlowConsumer, reason: 'slow consumer' },
   internal: { code: CloseCode.InternalError, reason: 'internal error', error: 'internal' },

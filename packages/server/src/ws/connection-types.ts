@@ -13,6 +13,9 @@ export interface WireSocket {
   sendEvent(event: EncodedEvent): void;
   close(code: number, reason: string): void;
   terminate(): void;
+  /** Stop reading frames from the peer (TCP pushes back), until resume(). */
+  pause(): void;
+  resume(): void;
   readonly bufferedAmount: number;
 }
 
@@ -30,7 +33,10 @@ export interface ConnectionDeps<S extends WireSocket = WireSocket> {
     | 'clockLeewaySec'
   >;
   /** Subscribe, publish and the user's connection slot: the path every transport shares. */
-  readonly channels: Pick<ChannelService, 'subscribe' | 'activate' | 'unsubscribe' | 'release' | 'publish' | 'budget'>;
+  readonly channels: Pick<
+    ChannelService,
+    'subscribe' | 'activate' | 'unsubscribe' | 'release' | 'publish' | 'recheck' | 'budget'
+  >;
   readonly auth: Pick<Authenticator, 'verifyToken' | 'redeemTicket'>;
   readonly logger: Logger;
   /** Shared count of live connection timers (for leak checks). */
@@ -40,6 +46,8 @@ export interface ConnectionDeps<S extends WireSocket = WireSocket> {
   /** Events written, per transport (metrics): `ws` is bumped once per delivered event. */
   readonly delivered?: { ws: number };
   onSlowConsumer(): void;
+  /** Once, when the connection leaves `authenticating` (authenticated, refused or gone). */
+  onAuthSettled?(conn: { readonly socket: S }): void;
   /** Once, when the socket is gone. */
   onClosed(conn: { readonly id: string; readonly user: string | null; readonly socket: S }): void;
 }

@@ -4,8 +4,9 @@
  *
  * - States and their single transition point: `connection-state.ts`. Cleanup (hub
  *   subscriptions, user slot, timer) runs exactly once, on leaving authenticating/open.
- * - Frames are processed strictly in order (a promise chain); more than
- *   `maxPendingFrames` queued → close 4008.
+ * - Frames are processed strictly in order (a promise chain). Backpressure, not
+ *   rejection: with `maxPendingFrames` queued the socket stops being read (TCP slows
+ *   the sender down) until the queue is half drained; nothing is refused or closed.
  * - One timer slot: the auth timeout, then the token expiry, then the close grace.
  * - Nothing is sent unless the socket is open; after every send, a send buffer over
  *   `sendBufferBytes` closes the connection with 4009 (slow consumer).
@@ -50,6 +51,8 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
   /** The tail of the frames being processed; the shared settled promise when none is. */
   private queue: Promise<void> = IDLE;
   private queued = 0;
+  /** Reading is paused until the queue drains (backpressure). */
+  private paused = false;
 
   constructor(
     readonly id: string,
@@ -81,10 +84,12 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
   /** One inbound message: its text, or null for a binary frame. */
   onMessage(text: string | null): void {
     if (!canSend(this.state)) return;
-    if (this.queued >= this.deps.config.maxPendingFrames) {
-      return this.closeWith(CLOSE.tooManyFrames, `more than ${this.deps.config.maxPendingFrames} frames queued`);
-    }
     this.enqueue(() => this.process(text));
+    // Frames already read from the socket still arrive (at most one read's worth); none is refused.
+    if (!this.paused && this.queued >= this.deps.config.maxPendingFrames) {
+      this.paused = true;
+      this.socket.pause();
+    }
   }
 
   /** The transport reports its socket closed (any reason). */
@@ -137,6 +142,7 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
     const next = transition(from, to);
     if (next === null) return;
     this.state = next;
+    if (from === 'authenticating') this.deps.onAuthSettled?.(this);
     if (next === 'open') this.timer.clear();
     if (releasesResources(from, next)) this.release();
     if (next === 'closed') {
@@ -149,7 +155,10 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
     this.timer.clear();
     this.subs.clear();
     this.deps.channels.release(this);
-    if (this.principal) this.deps.channels.budget.releaseUser('ws', this.principal.sub);
+    if (this.principal) {
+      this.deps.channels.budget.leave('ws');
+      this.deps.channels.budget.releaseUser(this.principal.sub);
+    }
   }
 
   private enqueue(work: () => Promise<void>): void {
@@ -163,6 +172,10 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
       } finally {
         // Nothing left queued: let the chain go (an idle connection holds no promise of its own).
         if (--this.queued === 0) this.queue = IDLE;
+        if (this.paused && this.queued <= this.deps.config.maxPendingFrames >> 1) {
+          this.paused = false;
+          this.socket.resume();
+        }
       }
     });
   }
@@ -248,7 +261,11 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
     }
     if (this.state !== 'authenticating') return;
     if (this.isExpired(principal)) return this.closeWith(CLOSE.tokenExpired);
-    if (!this.deps.channels.budget.claimUser('ws', principal.sub)) {
+    // Slots are taken once authenticated: a socket that never authenticates holds none (see endpoint.ts).
+    const { budget } = this.deps.channels;
+    if (!budget.admit('ws')) return this.closeWith(CLOSE.connectionLimit, 'this node has reached its connection limit');
+    if (!budget.claimUser(principal.sub)) {
+      budget.leave('ws');
       return this.closeWith(CLOSE.connectionLimit, 'too many connections for this user');
     }
     this.principal = principal;
@@ -360,6 +377,15 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
     }
     this.principal = next;
     this.scheduleExpiry();
+    // The new token's grants apply to what is already subscribed, before the refresh is answered.
+    for (const channel of this.subs.keys()) {
+      const ended = await this.deps.channels.recheck(next, channel);
+      if (this.state !== 'open') return;
+      if (ended && this.subs.delete(channel)) {
+        this.deps.channels.unsubscribe(this, channel);
+        this.send(JSON.stringify({ type: 'unsubscribed', channel, ...ended }));
+      }
+    }
     this.reply(f.id, EMPTY_RESULT);
   }
 }

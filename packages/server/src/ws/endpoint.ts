@@ -105,9 +105,12 @@ export function registerWebSocket(
         perMessageDeflate: false,
         clientTracking: false,
       });
-  const budget = ctx.channels.budget;
-  /** Wires holding a node slot (a socket refused at the limit holds none while it closes). */
-  const admitted = new WeakSet<Wire>();
+  /**
+   * Sockets still authenticating, oldest first. They hold no connection slot (a
+   * socket without a credential cannot keep users out); they have their own budget,
+   * `maxPendingAuth`, and when it is full the oldest is closed 4501 to admit the new one.
+   */
+  const pending = new Set<Wire>();
   let slowConsumerCloses = 0;
   let phase: GatewayPhase = 'running';
   let heartbeat: NodeJS.Timeout | null = null;
@@ -121,12 +124,15 @@ export function registerWebSocket(
     timers,
     closeGraceMs: options.closeGraceMs ?? TUNING.closeGraceMs,
     delivered: ctx.metrics.delivered,
+    onAuthSettled(conn) {
+      pending.delete(conn.socket);
+    },
     onSlowConsumer() {
       slowConsumerCloses += 1;
     },
     onClosed(conn) {
+      pending.delete(conn.socket);
       if (!wires.delete(conn.socket.ws)) return;
-      if (admitted.delete(conn.socket)) budget.leave('ws');
       logger.debug({ connection: conn.id, user: conn.user }, 'ws: connection closed');
       if (wires.size > 0) return;
       stopHeartbeat();
@@ -196,8 +202,17 @@ export function registerWebSocket(
       logger.debug({ connection: id, url: redactUrl(url) }, 'ws: connection accepted');
 
     if (phase !== 'running') return conn.closeWith(CLOSE.restarting, 'the server is restarting');
-    if (!budget.admit('ws')) return conn.closeWith(CLOSE.connectionLimit, 'this node has reached its connection limit');
-    admitted.add(wire);
+    if (pending.size >= config.maxPendingAuth) {
+      const oldest = pending.values().next();
+      if (!oldest.done) {
+        pending.delete(oldest.value);
+        oldest.value.conn.closeWith(
+          CLOSE.authTimeout,
+          'authentication timeout: too many connections waiting to authenticate',
+        );
+      }
+    }
+    pending.add(wire);
     startHeartbeat();
     conn.start(credentialOf(url));
   }
@@ -238,6 +253,7 @@ export function registerWebSocket(
 
   return {
     connectionCount: () => wires.size,
+    pendingAuthCount: () => pending.size,
     timerCount: () => timers.active,
     slowConsumerCloses: () => slowConsumerCloses,
     async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {

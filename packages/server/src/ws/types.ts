@@ -2,6 +2,8 @@
 export interface WebSocketGateway {
   /** Open (or authenticating) connections on this node. */
   connectionCount(): number;
+  /** Of those, the sockets that have not authenticated yet (they hold no connection slot). */
+  pendingAuthCount(): number;
   /** Live per-connection timers (auth timeout, token expiry, close grace). Zero when idle: leak tests check it. */
   timerCount(): number;
   /** Slow-consumer (4009) closes since start. */

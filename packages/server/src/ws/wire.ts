@@ -49,6 +49,14 @@ export class Wire implements WireSocket {
     this.ws.terminate();
   }
 
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
   }

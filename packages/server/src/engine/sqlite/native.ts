@@ -16,3 +16,21 @@ export function pragmaReader(db: Database.Database, name: string): () => unknown
   const stmt = db.prepare<[], unknown>(`pragma ${name}`).pluck();
   return () => stmt.get();
 }
+
+/**
+ * SQLite result codes that mean the database cannot be written or read right now
+ * (disk full, I/O error, read-only file, a lock held too long): the engine answers
+ * them as `unavailable`, so HTTP says 503 with Retry-After and /readyz reports it.
+ */
+const STORAGE_CODES = /^SQLITE_(FULL|IOERR|READONLY|BUSY|LOCKED|CANTOPEN|NOMEM|PROTOCOL)/;
+
+/** A message for a storage failure, or null when `err` is not one. */
+export function storageFailure(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !STORAGE_CODES.test(code)) return null;
+  if (code.startsWith('SQLITE_FULL')) return 'the database cannot be written: the disk is full';
+  if (code.startsWith('SQLITE_READONLY')) return 'the database cannot be written: the file is read-only';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+    return 'the database is locked by another connection; try again';
+  return `the database cannot be used (${code})`;
+}

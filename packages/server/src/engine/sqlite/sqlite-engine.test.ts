@@ -304,17 +304,26 @@ describe('sqlite engine: delivery and errors', () => {
     await expect(e.publish({ channel: 'room:x', data: 3 })).rejects.toThrow(/closed/);
   });
 
-  it('rejects (never throws synchronously or crashes) when another connection holds the write lock', async () => {
+  it('rejects with unavailable (never throws synchronously or crashes) when another connection holds the write lock', async () => {
     const path = freshPath();
     const e = await open({ path, busyTimeoutMs: 20 });
     await e.publish({ channel: 'room:x', data: 1 });
     const other = openDatabase(path);
     other.exec('begin immediate');
     try {
-      await expect(e.publish({ channel: 'room:x', data: 2 })).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      const busy = { code: 'unavailable', cause: { code: 'SQLITE_BUSY' } };
+      await expect(e.publish({ channel: 'room:x', data: 2 })).rejects.toMatchObject(busy);
       await expect(
         e.commit({ task: running('busy'), expectedVersion: 0, events: [], stallAt: null }),
-      ).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      ).rejects.toMatchObject(busy);
+      let thrown: unknown;
+      try {
+        e.sync.commit({ task: running('busy'), expectedVersion: 0, events: [], stallAt: null });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toMatchObject(busy);
+      await expect(e.ping()).rejects.toMatchObject(busy);
       // Reads still work in WAL mode.
       expect((await e.history('room:x', { limit: 10 })).offset).toBe(1);
     } finally {

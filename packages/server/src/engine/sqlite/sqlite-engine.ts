@@ -18,7 +18,7 @@ import { TUNING } from '../../config/options.js';
 import { resolveEngineLimits } from '../limits.js';
 import { LocalFanout } from '../local-fanout.js';
 import { ChannelWriter, publishEvent, readHistory } from './channels.js';
-import { openDatabase } from './native.js';
+import { openDatabase, storageFailure } from './native.js';
 import { checkBoot, currentBootId, markClean } from './boot.js';
 import { configure, migrate } from './schema.js';
 import { prepareStatements, toCount, toMs, type Statements, type TaskColumns } from './statements.js';
@@ -154,8 +154,8 @@ export class SqliteEngine implements Engine {
   }
 
   readonly sync: SyncTaskStore = {
-    getTask: (id) => this.getTaskNow(id, this.open()),
-    commit: (req) => this.commitNow(req, this.open()),
+    getTask: (id) => this.guard(() => this.getTaskNow(id, this.open())),
+    commit: (req) => this.guard(() => this.commitNow(req, this.open())),
   };
 
   getTask(id: string): Promise<Task | null> {
@@ -260,9 +260,11 @@ export class SqliteEngine implements Engine {
     return this.run(() => this.fanout.subscribe(channel, listener));
   }
 
+  /** A read and a small write (readiness means writes work: a full disk fails it). */
   ping(): Promise<void> {
-    return this.run(({ st }) => {
+    return this.run(({ st, tx }) => {
       if (st.ping.get() !== 1) throw new Error('SQLite ping returned an unexpected value');
+      tx(() => st.pingWrite.run(String(this.now())));
     });
   }
 
@@ -345,9 +347,25 @@ export class SqliteEngine implements Engine {
     try {
       return Promise.resolve(fn(this.open()));
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(asEngineError(err));
     }
   }
+
+  /** Run synchronously, a storage failure thrown as `unavailable` (the synchronous task store). */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+}
+
+/** A storage failure as `unavailable` (its cause kept); anything else as it is. */
+function asEngineError(err: unknown): Error {
+  const storage = storageFailure(err);
+  if (storage !== null) return new TaskwireError('unavailable', storage, { cause: err });
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 export function createSqliteEngine(opts: SqliteEngineOptions): SqliteEngine {

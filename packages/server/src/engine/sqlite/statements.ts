@@ -50,6 +50,8 @@ type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
 
 export interface Statements {
   ping: Stmt<[], number>;
+  /** The write half of ping(): one row of `meta`. */
+  pingWrite: Stmt<[value: string]>;
   getTask: Stmt<[id: string], TaskRow>;
   insertTask: Stmt<[TaskColumns]>;
   updateTask: Stmt<[TaskColumns & { expected: number }]>;
@@ -86,6 +88,9 @@ export function prepareStatements(db: Database.Database): Statements {
   const counts = new Map<string, Stmt<[], number>>();
   const statements: Statements = {
     ping: db.prepare<[], number>('select 1').pluck(),
+    pingWrite: db.prepare<[string]>(
+      "insert into meta (key, value) values ('ping', ?) on conflict (key) do update set value = excluded.value",
+    ),
     getTask: db.prepare<[string], TaskRow>('select version, snapshot from tasks where id = ?'),
     insertTask: db.prepare<[TaskColumns]>(
       `insert into tasks (id, owner, status, created_at, version, stall_at, snapshot)
