@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any, Dict, Iterable, List, Tuple
 
@@ -174,3 +176,25 @@ def test_ids_and_progress_meta() -> None:
     assert _progress_fields({"pct": 140}) == {"progress": 100.0}
     assert _progress_fields({"pct": "half"}) == {}
     assert _progress_fields("not a dict") == {}
+
+
+def test_a_worker_process_killed_mid_task_fails_its_task(env: Env, workers: Workers, owner: str) -> None:
+    mod, tw = env.mod, env.mod.tw
+    doomed = mod.sleepy.apply_async(args=(20,), kwargs={"user": owner})
+    tid = task_id_for(doomed.id)
+    deadline = time.monotonic() + 15
+    while (tw.get_task(tid)["progress"] or 0) <= 0:
+        assert time.monotonic() < deadline, "the sleepy task reported no progress"
+        time.sleep(0.05)
+    pids = [
+        t["worker_pid"]
+        for active in (mod.app.control.inspect(timeout=2).active() or {}).values()
+        for t in active
+        if t["id"] == doomed.id
+    ]
+    assert len(pids) == 1, pids
+    os.kill(pids[0], signal.SIGKILL)  # the prefork child running it; its worker notices and fails the task
+    final = wait_final(tw, [tid], 15)[tid]
+    wait_ready([doomed], 10)
+    assert doomed.state == "FAILURE"
+    assert final["status"] == "failed" and final["error"]["code"] == "WorkerLostError"
