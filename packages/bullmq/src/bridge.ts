@@ -210,8 +210,12 @@ class Bridge implements QueueBridge {
   }
 
   #report(err: unknown, where: { jobId?: string; event?: string }): void {
-    if (this.#o.onError) this.#o.onError(err, where);
-    else console.warn(`@taskwire/bullmq (${this.#queue.name}${where.jobId ? ` job ${where.jobId}` : ''}):`, err);
+    try {
+      if (this.#o.onError) this.#o.onError(err, where);
+      else console.warn(`@taskwire/bullmq (${this.#queue.name}${where.jobId ? ` job ${where.jobId}` : ''}):`, err);
+    } catch {
+      // A throwing onError must not stop the bridge.
+    }
   }
 }
 

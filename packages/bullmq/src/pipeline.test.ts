@@ -60,4 +60,17 @@ describe('Pipeline', () => {
     await p.idle();
     expect(p.checkpoint).toBe('5001-0');
   });
+
+  it('goes on with a job after one of its steps throws', async () => {
+    const p = new Pipeline(2);
+    const ran: number[] = [];
+    p.push('1-0', 'a', () => Promise.reject(new Error('boom')));
+    p.push('2-0', 'a', () => {
+      ran.push(2);
+      return Promise.resolve();
+    });
+    await p.idle();
+    expect(ran).toEqual([2]);
+    expect(p.checkpoint).toBe('2-0');
+  });
 });

@@ -35,7 +35,7 @@ export class Pipeline {
     return this.#inFlight;
   }
 
-  /** Queue `run` for stream event `id` of job `key`; `run` must not throw (it reports its own errors). */
+  /** Queue `run` for stream event `id` of job `key`; `run` reports its own errors (a throw is ignored). */
   push(id: string, key: string, run: () => Promise<void>): void {
     const index = this.#base + this.#ids.length;
     this.#ids.push(id);
@@ -61,6 +61,8 @@ export class Pipeline {
     else this.#running++;
     try {
       await run();
+    } catch {
+      // `run` reports its own errors; one failing must not stop the job's later events.
     } finally {
       const next = this.#slots.shift();
       if (next) next();
