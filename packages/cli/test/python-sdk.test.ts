@@ -1,9 +1,11 @@
 /**
- * The Python SDK (clients/python) and the FastAPI example (examples/fastapi): their pytest
- * suites run with Debian's /usr/bin/python3 (python3-pytest, python3-fastapi,
- * python3-uvicorn), each against a real server it starts. Then the example's page in real
- * Chromium: log in, start a job, watch the browser's own WebSocket render it to the end.
- * No skip: a missing interpreter or package fails loudly.
+ * The Python SDK (clients/python), its Celery bridge (taskwire.celery) and the FastAPI
+ * example (examples/fastapi): their pytest suites run with Debian's /usr/bin/python3
+ * (python3-pytest, python3-fastapi, python3-uvicorn, python3-celery, python3-redis), each
+ * against a real server it starts; the Celery suite also starts a redis-server and two
+ * Celery workers. Then the example's page in real Chromium: log in, start a job, watch the
+ * browser's own WebSocket render it to the end. No skip: a missing interpreter, package or
+ * redis-server fails loudly.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,16 +21,21 @@ import { TEST_JWT_SECRET, startTestServer, type TestServer } from '../../server/
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
-/** Fails loudly unless Debian's python3 can import every module the suites need. */
+/** Fails loudly unless Debian's python3 can import every module the suites need, and redis-server runs. */
 function requirePython(): void {
   if (!existsSync(PYTHON)) {
     throw new Error(`${PYTHON} is missing: install python3 (apt-get install python3 python3-pytest)`);
   }
-  const check = spawnSync(PYTHON, ['-c', 'import pytest, fastapi, uvicorn'], { encoding: 'utf8', timeout: 30_000 });
+  const modules = 'pytest, fastapi, uvicorn, celery, redis';
+  const check = spawnSync(PYTHON, ['-c', `import ${modules}`], { encoding: 'utf8', timeout: 30_000 });
   if (check.status !== 0) {
     throw new Error(
-      `${PYTHON} cannot import pytest, fastapi and uvicorn (apt-get install python3-pytest python3-fastapi python3-uvicorn): ${check.stderr}`,
+      `${PYTHON} cannot import ${modules} (apt-get install python3-pytest python3-fastapi python3-uvicorn python3-celery python3-redis): ${check.stderr}`,
     );
+  }
+  const redis = spawnSync('redis-server', ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (redis.error || redis.status !== 0) {
+    throw new Error('redis-server is required by the Celery bridge tests (apt-get install redis-server)');
   }
 }
 
@@ -61,11 +68,18 @@ function pytest(dir: string): Promise<{ code: number | null; output: string }> {
   });
 }
 
-describe('the Python SDK and the FastAPI example (pytest)', () => {
+describe('the Python SDK, its Celery bridge and the FastAPI example (pytest)', () => {
   beforeAll(requirePython);
 
   it('clients/python/tests pass against a real server', async () => {
     const { code, output } = await pytest('clients/python/tests');
+    expect(code, output).toBe(0);
+    expect(output, output).toMatch(/\d+ passed/);
+    expect(output, output).not.toMatch(/skipped|xfail/);
+  }, 120_000);
+
+  it('clients/python/tests_celery pass: the Celery bridge with real workers, redis and server', async () => {
+    const { code, output } = await pytest('clients/python/tests_celery');
     expect(code, output).toBe(0);
     expect(output, output).toMatch(/\d+ passed/);
     expect(output, output).not.toMatch(/skipped|xfail/);

@@ -40,6 +40,18 @@ describe('backend client', () => {
     expect(feed.body.events).toHaveLength(1);
   });
 
+  it('creates once for a given idempotency key, from two clients', async () => {
+    const s = (server = await startTestServer());
+    const a = createBackend({ url: s.url, apiKey: s.apiKey });
+    const b = createBackend({ url: s.url, apiKey: s.apiKey });
+    const input = { owner: 'alice', id: 'keyed-1', title: 'Keyed' };
+    const first = await a.createTask(input, { idempotencyKey: 'bridge:keyed-1' });
+    const again = await b.createTask(input, { idempotencyKey: 'bridge:keyed-1' });
+    expect(again).toEqual(first);
+    const feed = await s.api<{ events: unknown[] }>('GET', '/channels/user:alice/history?limit=100');
+    expect(feed.body.events).toHaveLength(1);
+  });
+
   it('publishes once across a lost answer (generated idempotency key)', async () => {
     const s = (server = await startTestServer());
     const p = (proxy = await startProxy(Number(new URL(s.url).port)));

@@ -89,9 +89,14 @@ export class TaskwireBackend {
     };
   }
 
-  /** Create a task (201), safe to retry: one Idempotency-Key per call, reused by its retries. */
-  createTask(input: CreateTaskInput): Promise<Task> {
-    return call<Task>(this.#http, 'POST', '/tasks', input, { headers: { 'idempotency-key': randomKey() } });
+  /**
+   * Create a task (201), safe to retry: one Idempotency-Key per call (a fresh one unless
+   * `opts.idempotencyKey` is given), reused by its retries. A repeat of a key answers the
+   * first task (200).
+   */
+  createTask(input: CreateTaskInput, opts: { idempotencyKey?: string } = {}): Promise<Task> {
+    const key = opts.idempotencyKey ?? randomKey();
+    return call<Task>(this.#http, 'POST', '/tasks', input, { headers: { 'idempotency-key': key } });
   }
 
   get(id: string): Promise<Task> {
