@@ -9,7 +9,7 @@ from typing import Iterator, List
 import pytest
 from support import PASS, Proxy, Server, http_json
 
-from taskwire import BadRequest, Conflict, DecisionTimeout, Taskwire, TaskwireError, create_token
+from taskwire import BadRequest, Conflict, DecisionTimeout, NotFound, Taskwire, TaskwireError, create_token
 
 
 def events(tw: Taskwire, task_id: str) -> List[dict]:  # type: ignore[type-arg]
@@ -84,14 +84,21 @@ def test_attach_reports_on_a_task_created_elsewhere(tw: Taskwire, owner: str) ->
     assert (tw.get_task(task_id)["status"], tw.get_task(task_id)["result"]) == ("succeeded", "ok")
 
 
-def test_parent_id_is_sent_as_parentId_only_when_given(tw: Taskwire, owner: str) -> None:
-    # This server has no batches yet, so it refuses the field by name: proof that it was sent.
-    with pytest.raises(BadRequest, match="parentId"):
-        with tw.task(owner=owner, title="child", parent_id="batch-1"):
+def test_parent_id_makes_a_child_of_a_batch_and_the_parent_follows(tw: Taskwire, owner: str) -> None:
+    parent = tw.create_task(owner=owner, title="batch")
+    with tw.task(owner=owner, title="child", parent_id=parent["id"]) as child:
+        child.progress(50)
+    assert tw.get_task(child.id)["parentId"] == parent["id"]
+    after = tw.get_task(parent["id"])
+    assert after["children"]["total"] == 1 and after["children"]["succeeded"] == 1
+    assert after["progress"] == 100
+    # A missing parent is refused by the server with its code.
+    with pytest.raises(NotFound):
+        with tw.task(owner=owner, title="orphan", parent_id="no-such-batch"):
             pass  # pragma: no cover
     with tw.task(owner=owner, title="no parent") as t:
         pass
-    assert tw.get_task(t.id)["status"] == "succeeded"
+    assert tw.get_task(t.id)["parentId"] is None
 
 
 def test_progress_refuses_a_non_number_before_sending(tw: Taskwire, owner: str) -> None:

@@ -314,6 +314,11 @@ describe('the terminal renderer on a fake TTY stream', () => {
     startedAt: null,
     finishedAt: null,
     version: 2,
+    parentId: null,
+    batch: null,
+    children: null,
+    tags: [],
+    streams: {},
     ...over,
   });
 

@@ -27,6 +27,11 @@ const task = (
   updatedAt,
   startedAt: null,
   finishedAt: null,
+  parentId: null,
+  batch: null,
+  children: null,
+  tags: [],
+  streams: {},
   version,
 });
 

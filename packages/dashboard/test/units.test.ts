@@ -25,6 +25,11 @@ const task = (patch: Partial<Task>): Task => ({
   startedAt: new Date(T0).toISOString(),
   finishedAt: null,
   version: 2,
+  parentId: null,
+  batch: null,
+  children: null,
+  tags: [],
+  streams: {},
   ...patch,
 });
 

@@ -66,13 +66,26 @@ export class Keys {
    * The task indexes share one fixed hash tag: listing and the stall sweep read one
    * slot (one shard) instead of fanning out to all of them. See docs/scaling.md.
    */
-  get index(): { all: string; stalls: string; stallVersions: string; owner(owner: string): string } {
+  get index(): {
+    all: string;
+    stalls: string;
+    stallVersions: string;
+    /** Parents whose snapshot may lag their children (score: when marked); see PendingParents. */
+    pendingParents: string;
+    owner(owner: string): string;
+    /** A parent's children, as the list index (written before the child's create: see batches.ts). */
+    parent(parent: string): string;
+    tag(tag: string): string;
+  } {
     const base = `${this.prefix}:{idx}`;
     return {
       all: `${base}:all`,
       stalls: `${base}:stalls`,
       stallVersions: `${base}:stallv`,
+      pendingParents: `${base}:pparents`,
       owner: (owner) => `${base}:owner:${owner}`,
+      parent: (parent) => `${base}:parent:${parent}`,
+      tag: (tag) => `${base}:tag:${tag}`,
     };
   }
 }

@@ -5,7 +5,7 @@
  * that is not a contract answer surfaces as `unavailable`, so the API says 503 while
  * Redis is away, and nothing waits in an unbounded queue.
  */
-import { TaskwireError, type Task } from '@taskwire/protocol';
+import { TaskwireError, withTaskDefaults, type Task } from '@taskwire/protocol';
 import type {
   CommitRequest,
   CommitResult,
@@ -15,6 +15,7 @@ import type {
   HistoryRequest,
   HistoryResult,
   ListTasksRequest,
+  PendingParents,
   ListTasksResult,
   PublishRequest,
   PublishResult,
@@ -26,6 +27,7 @@ import { connectCluster, connectSingle, type Connections } from './connect.js';
 import { DerivedWriter, appendArgs, parseAppend, type ChannelSettings, type Job } from './derived.js';
 import { Keys, listMember } from './keys.js';
 import { Broker, type Log } from './pubsub.js';
+import { pendingParents } from './pending-parents.js';
 import { scripts } from './scripts.js';
 import { TaskIndex } from './task-index.js';
 
@@ -119,6 +121,11 @@ export class RedisEngine implements Engine {
     );
     this.derived = new DerivedWriter(this.conn.client, this.keys, this.settings);
     this.index = new TaskIndex(this.conn.client, this.keys);
+    this.pendingParents = pendingParents(
+      () => this.conn.client,
+      this.keys,
+      (fn) => this.guard('pendingParents', fn),
+    );
   }
 
   /** Connect. A failed start closes the engine, so nothing keeps reconnecting behind a server that never started. */
@@ -133,13 +140,20 @@ export class RedisEngine implements Engine {
   getTask(id: string): Promise<Task | null> {
     return this.guard('getTask', async () => {
       const raw = await this.conn.client.hget(this.keys.task(id), 'json');
-      return raw === null ? null : (JSON.parse(raw) as Task);
+      return raw === null ? null : withTaskDefaults(JSON.parse(raw) as Task);
     });
   }
 
   listTasks(req: ListTasksRequest): Promise<ListTasksResult> {
     return this.guard('listTasks', () => this.index.list(req));
   }
+
+  children(parentId: string): Promise<Task[]> {
+    return this.guard('children', () => this.index.children(parentId));
+  }
+
+  /** Parent marks in the `{idx}` slot (see pending-parents.ts). */
+  readonly pendingParents: PendingParents;
 
   commit(req: CommitRequest): Promise<CommitResult> {
     const { task, expectedVersion } = req;
@@ -158,6 +172,7 @@ export class RedisEngine implements Engine {
         if (typeof first === 'string') return { ok: false, reason: 'duplicate', taskId: first };
       }
       try {
+        if (req.expectedVersion === 0) await this.indexMembership(task);
         return await this.commitTask(req);
       } catch (err) {
         if (idem) await this.releaseCreateKey(idem.key, task.id);
@@ -243,6 +258,20 @@ export class RedisEngine implements Engine {
     await this.conn.close();
   }
 
+  /**
+   * A new task's entries in its parent's and its tags' indexes, written before its
+   * commit: a crash in between leaves an entry without its task (skipped when read),
+   * never a child its parent cannot find.
+   */
+  private async indexMembership(task: Task): Promise<void> {
+    const member = listMember(task.createdAt, task.id);
+    const writes: Array<Promise<unknown>> = task.tags.map((tag) =>
+      this.conn.client.zadd(this.keys.index.tag(tag), 0, member),
+    );
+    if (task.parentId !== null) writes.push(this.conn.client.zadd(this.keys.index.parent(task.parentId), 0, member));
+    await Promise.all(writes);
+  }
+
   /** The task's slot first (commit.lua), then the derived writes in other slots (derived.ts). */
   private async commitTask(req: CommitRequest): Promise<CommitResult> {
     const { task } = req;
@@ -287,7 +316,7 @@ export class RedisEngine implements Engine {
       return {
         ok: false,
         reason: 'conflict',
-        current: typeof current === 'string' && current !== '' ? (JSON.parse(current) as Task) : null,
+        current: typeof current === 'string' && current !== '' ? withTaskDefaults(JSON.parse(current) as Task) : null,
       };
     }
     const localEvents = (reply.slice(2) as string[]).map((e) => JSON.parse(e) as StoredEvent);

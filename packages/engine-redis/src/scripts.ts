@@ -10,7 +10,7 @@ import type { Cluster, Redis } from 'ioredis';
 
 export type Client = Redis | Cluster;
 
-export type ScriptName = 'commit' | 'append' | 'history' | 'index';
+export type ScriptName = 'commit' | 'append' | 'history' | 'index' | 'clearMark';
 
 export class Script {
   readonly sha: string;
@@ -43,7 +43,13 @@ export function scripts(): Record<ScriptName, Script> {
   if (!loaded) {
     const lib = read('lib.lua');
     const make = (name: ScriptName): Script => new Script(name, `${lib}\n${read(`${name}.lua`)}`);
-    loaded = { commit: make('commit'), append: make('append'), history: make('history'), index: make('index') };
+    loaded = {
+      commit: make('commit'),
+      append: make('append'),
+      history: make('history'),
+      index: make('index'),
+      clearMark: new Script('clearMark', read('clear-mark.lua')),
+    };
   }
   return loaded;
 }

@@ -4,7 +4,7 @@
  * derived from the snapshots (applied just after a commit, see derived.ts), so every
  * answer is checked against the snapshot, which is the truth.
  */
-import type { Task } from '@taskwire/protocol';
+import { MAX_CHILDREN, withTaskDefaults, type Task } from '@taskwire/protocol';
 import {
   decodeCursor,
   encodeCursor,
@@ -34,12 +34,20 @@ export class TaskIndex {
   /** Snapshots by id, in order (null for a missing one). One command each: ids live in different slots. */
   async snapshots(ids: readonly string[]): Promise<Array<Task | null>> {
     const raw = await Promise.all(ids.map((id) => this.client.hget(this.keys.task(id), 'json')));
-    return raw.map((json) => (json === null ? null : (JSON.parse(json) as Task)));
+    return raw.map((json) => (json === null ? null : withTaskDefaults(JSON.parse(json) as Task)));
   }
 
   async list(req: ListTasksRequest): Promise<ListTasksResult> {
     const limit = Math.max(1, Math.floor(req.limit));
-    const key = req.owner === undefined ? this.keys.index.all : this.keys.index.owner(req.owner);
+    // The narrowest index that holds every match; the other filters are checked on the snapshots.
+    const key =
+      req.parent !== undefined
+        ? this.keys.index.parent(req.parent)
+        : req.tag !== undefined
+          ? this.keys.index.tag(req.tag)
+          : req.owner === undefined
+            ? this.keys.index.all
+            : this.keys.index.owner(req.owner);
     // Lexicographic range bounds: '(' excludes the cursor's own member, '+' is the top.
     let max = req.cursor === undefined ? '+' : `(${decodeCursor(req.cursor).join(' ')}`;
     const tasks: Task[] = [];
@@ -52,6 +60,8 @@ export class TaskIndex {
         if (!task) continue;
         if (req.owner !== undefined && task.owner !== req.owner) continue;
         if (req.status !== undefined && task.status !== req.status) continue;
+        if (req.parent !== undefined && task.parentId !== req.parent) continue;
+        if (req.tag !== undefined && !task.tags.includes(req.tag)) continue;
         // One match past a full page: there is a next page.
         if (tasks.length === limit) return { tasks, nextCursor: encodeCursor(last as SortKey) };
         tasks.push(task);
@@ -60,6 +70,13 @@ export class TaskIndex {
       if (members.length < BATCH) return { tasks, nextCursor: null };
       max = `(${members.at(-1) as string}`;
     }
+  }
+
+  /** Every child of a parent, from its index (an entry whose task is missing or has another parent is skipped). */
+  async children(parentId: string): Promise<Task[]> {
+    const members = await this.client.zrange(this.keys.index.parent(parentId), '0', String(MAX_CHILDREN - 1));
+    const found = await this.snapshots(members.map((m) => sortKeyOf(m)[1]));
+    return found.filter((t): t is Task => t !== null && t.parentId === parentId);
   }
 
   /**
@@ -75,7 +92,7 @@ export class TaskIndex {
       const rows = await Promise.all(ids.map((id) => this.client.hmget(this.keys.task(id), 'json', 'stallAt')));
       for (const [json, stallAt] of rows) {
         if (out.length === want) break;
-        if (json && stallAt && Number(stallAt) <= now) out.push(JSON.parse(json) as Task);
+        if (json && stallAt && Number(stallAt) <= now) out.push(withTaskDefaults(JSON.parse(json) as Task));
       }
       if (ids.length < BATCH) break;
       offset += ids.length;

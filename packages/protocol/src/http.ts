@@ -5,6 +5,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { CHANNEL_PATTERN, ID_PATTERN } from './channels.js';
+import { MAX_CHILDREN } from './batch.js';
 import { LIMITS, utf8Length } from './limits.js';
 import { TASK_STATUSES, type TaskStatus } from './task.js';
 import { errorCodes } from './errors.js';
@@ -31,6 +32,21 @@ export const ApprovalSchema = Type.Object({
   decidedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
+const BatchSchema = Type.Object({
+  progressFrom: Type.Union([Type.Literal('children'), Type.Literal('self')]),
+  expectedChildren: Type.Integer({ minimum: 0 }),
+  completeWhen: Type.Union([Type.Literal('children'), Type.Literal('self')]),
+});
+const ChildCountsSchema = Type.Object(
+  Object.fromEntries(
+    ['total', 'queued', 'running', 'stalled', 'awaiting_approval', 'succeeded', 'failed', 'cancelled'].map((k) => [
+      k,
+      Type.Integer({ minimum: 0 }),
+    ]),
+  ),
+);
+const StreamSummarySchema = Type.Object({ chunks: Type.Integer({ minimum: 0 }), bytes: Type.Integer({ minimum: 0 }) });
+
 export const TaskSchema = Type.Object(
   {
     id: Type.String(),
@@ -50,6 +66,11 @@ export const TaskSchema = Type.Object(
     startedAt: Type.Union([Type.String(), Type.Null()]),
     finishedAt: Type.Union([Type.String(), Type.Null()]),
     version: Type.Integer(),
+    parentId: Type.Union([Type.String(), Type.Null()]),
+    batch: Type.Union([BatchSchema, Type.Null()]),
+    children: Type.Union([ChildCountsSchema, Type.Null()]),
+    tags: Type.Array(Type.String()),
+    streams: Type.Record(Type.String(), StreamSummarySchema),
   },
   { $id: 'Task' },
 );
@@ -71,6 +92,18 @@ export const CreateTaskBody = Type.Object(
     title: Type.Optional(NullableText(LIMITS.titleChars)),
     meta: Type.Optional(JsonObject),
     stallTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.maxStallTimeoutMs })),
+    parentId: Type.Optional(Id),
+    batch: Type.Optional(
+      Type.Object(
+        {
+          progressFrom: Type.Optional(Type.Union([Type.Literal('children'), Type.Literal('self')])),
+          expectedChildren: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CHILDREN })),
+          completeWhen: Type.Optional(Type.Union([Type.Literal('children'), Type.Literal('self')])),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    tags: Type.Optional(Type.Array(Id, { maxItems: LIMITS.tags })),
   },
   { additionalProperties: false },
 );
@@ -148,6 +181,8 @@ export const ListTasksQuery = Type.Object(
   {
     owner: Type.Optional(Id),
     status: Type.Optional(Status),
+    parent: Type.Optional(Id),
+    tag: Type.Optional(Id),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.listMax, default: LIMITS.listDefault })),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
   },

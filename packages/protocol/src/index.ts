@@ -4,6 +4,7 @@ export * from './channels.js';
 export * from './limits.js';
 export * from './json-depth.js';
 export * from './task.js';
+export * from './batch.js';
 export * from './reduce.js';
 export * from './frames.js';
 export * from './http.js';

@@ -26,6 +26,8 @@ export const LIMITS = {
   listMax: 500,
   /** Events of a history read without `limit`. */
   historyDefault: 100,
+  /** Tags per task. */
+  tags: 10,
   /** Default max stall timeout a task may ask for: 7 days. */
   maxStallTimeoutMs: 7 * 24 * 3600 * 1000,
 } as const;

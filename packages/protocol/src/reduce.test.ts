@@ -38,6 +38,11 @@ function taskIn(status: TaskStatus, overrides: Partial<Task> = {}): Task {
     startedAt: status === 'queued' ? null : iso(T0),
     finishedAt: null,
     version: 5,
+    parentId: null,
+    batch: null,
+    children: null,
+    tags: [],
+    streams: {},
     ...overrides,
   };
 }

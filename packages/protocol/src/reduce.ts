@@ -1,4 +1,5 @@
 import { TaskwireError } from './errors.js';
+import { DEFAULT_BATCH, MAX_CHILDREN, followChildren } from './batch.js';
 import { isValidId } from './channels.js';
 import { tooDeepMessage, valueTooDeep } from './json-depth.js';
 import type { CreateTaskBody, UpdateTaskBody } from './http.js';
@@ -6,6 +7,7 @@ import { DEFAULT_STALL_TIMEOUT_MS, LIMITS, utf8Length } from './limits.js';
 import {
   freezeDeep,
   isTerminalStatus,
+  type BatchOptions,
   type Decision,
   type JsonValue,
   type Task,
@@ -25,7 +27,12 @@ export type TaskChange =
   | { type: 'decide'; decision: Decision; comment?: string | null; by: string }
   | { type: 'cancel' }
   /** The server marks a running task that missed its stall deadline. */
-  | { type: 'stall' };
+  | { type: 'stall' }
+  /**
+   * A parent follows its children: every direct child's current snapshot (batch.ts).
+   * `hold`: the parent is being cancelled, so it does not end by its children.
+   */
+  | { type: 'children'; children: readonly Task[]; hold?: boolean };
 
 export type TaskChangeType = TaskChange['type'];
 
@@ -66,7 +73,7 @@ export function reduce(task: Task | null, change: TaskChange, now: number): Task
   next.version = task.version + 1;
   next.updatedAt = at;
   if (next.status === 'running' && task.status !== 'running' && next.startedAt === null) next.startedAt = at;
-  if (isTerminalStatus(next.status)) next.finishedAt = at;
+  if (isTerminalStatus(next.status) && !isTerminalStatus(task.status)) next.finishedAt = at;
   return freezeDeep(next);
 }
 
@@ -84,6 +91,9 @@ function isoTime(now: number): string {
 function create(change: Extract<TaskChange, { type: 'create' }>, at: string): Task {
   if (!isValidId(change.id)) throw bad('id must be 1-128 characters of [A-Za-z0-9_.-@]');
   if (!isValidId(change.owner)) throw bad('owner must be 1-128 characters of [A-Za-z0-9_.-@]');
+  if (change.parentId !== undefined && change.parentId !== null && !isValidId(change.parentId)) {
+    throw bad('parentId must be 1-128 characters of [A-Za-z0-9_.-@]');
+  }
   const title = optionalText(change.title, 'title', LIMITS.titleChars);
   const meta = change.meta === undefined ? {} : jsonObjectCopy(change.meta, 'meta');
   const stallTimeoutMs = change.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
@@ -108,13 +118,55 @@ function create(change: Extract<TaskChange, { type: 'create' }>, at: string): Ta
     startedAt: null,
     finishedAt: null,
     version: 1,
+    parentId: change.parentId ?? null,
+    batch: change.batch === undefined ? null : batchOptions(change.batch),
+    children: null,
+    tags: tagsOf(change.tags),
+    streams: {},
   };
+}
+
+function batchOptions(given: Partial<BatchOptions> | undefined): BatchOptions {
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw bad('batch must be an object');
+  const batch = { ...DEFAULT_BATCH, ...given };
+  if (batch.progressFrom !== 'children' && batch.progressFrom !== 'self') {
+    throw bad('batch.progressFrom must be children or self');
+  }
+  if (batch.completeWhen !== 'children' && batch.completeWhen !== 'self') {
+    throw bad('batch.completeWhen must be children or self');
+  }
+  if (
+    !Number.isInteger(batch.expectedChildren) ||
+    batch.expectedChildren < 0 ||
+    batch.expectedChildren > MAX_CHILDREN
+  ) {
+    throw bad(`batch.expectedChildren must be an integer from 0 to ${MAX_CHILDREN}`);
+  }
+  return {
+    progressFrom: batch.progressFrom,
+    expectedChildren: batch.expectedChildren,
+    completeWhen: batch.completeWhen,
+  };
+}
+
+function tagsOf(given: unknown): string[] {
+  if (given === undefined) return [];
+  if (!Array.isArray(given) || given.length > LIMITS.tags)
+    throw bad(`tags must be an array of at most ${LIMITS.tags} ids`);
+  const tags: string[] = [];
+  for (const tag of given as unknown[]) {
+    if (!isValidId(tag)) throw bad('each tag must be 1-128 characters of [A-Za-z0-9_.-@]');
+    if (!tags.includes(tag)) tags.push(tag);
+  }
+  return tags;
 }
 
 function apply(task: Task, change: Exclude<TaskChange, { type: 'create' }>, at: string): Task | null {
   if (change.type === 'activity') {
     return task.status === 'stalled' ? { ...task, status: 'running' } : null;
   }
+  // Derived from the children, so it applies to a parent that has ended too (its counts still follow).
+  if (change.type === 'children') return followChildren(task, change.children, change.hold === true);
   if (isTerminalStatus(task.status)) throw conflict(`task is ${task.status}; terminal states are final`);
   switch (change.type) {
     case 'update':
@@ -148,6 +200,9 @@ function update(task: Task, change: Extract<TaskChange, { type: 'update' }>): Ta
     }
   }
   if (change.progress !== undefined) {
+    if (task.batch?.progressFrom === 'children') {
+      throw bad('progress of this batch follows its children (progressFrom: "children"); set stage or message');
+    }
     const p = change.progress;
     if (p !== null && (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100)) {
       throw bad('progress must be a number from 0 to 100, or null');

@@ -29,6 +29,34 @@ export interface TaskError {
 
 export type Decision = 'approve' | 'reject';
 
+/** How a parent task follows its children (docs/protocol.md §1.1 "Batches"). */
+export interface BatchOptions {
+  /** `children`: the parent's progress is the children's mean; `self`: the parent's worker sets it. */
+  progressFrom: 'children' | 'self';
+  /** Slots the mean is taken over at least: children not created yet count 0. */
+  expectedChildren: number;
+  /** `children`: the parent ends when every child has ended (and at least `expectedChildren` exist). */
+  completeWhen: 'children' | 'self';
+}
+
+/** A parent's children by status; the counts always sum to `total`. */
+export interface ChildCounts {
+  total: number;
+  queued: number;
+  running: number;
+  stalled: number;
+  awaiting_approval: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
+
+/** The summary of one stream of a task (docs/protocol.md §1.2 "Streams"). */
+export interface StreamSummary {
+  chunks: number;
+  bytes: number;
+}
+
 export interface Approval {
   prompt: string;
   options: string[];
@@ -58,6 +86,32 @@ export interface Task {
   startedAt: string | null;
   finishedAt: string | null;
   version: number;
+  /** The parent task, or null for a top-level task. */
+  parentId: string | null;
+  /** Set once the task is a parent (its first child, or `batch` at creation); null otherwise. */
+  batch: BatchOptions | null;
+  /** The children by status, kept current from their snapshots; null for a task without children. */
+  children: ChildCounts | null;
+  /** At most 10 tags of the id grammar (`GET /tasks?tag=`). */
+  tags: string[];
+  /** Each stream's chunk count and size, kept current without a version change. */
+  streams: Record<string, StreamSummary>;
+}
+
+/** The fields protocol 1.1 added to Task, with their values for a snapshot stored before them. */
+export const TASK_DEFAULTS: Pick<Task, 'parentId' | 'batch' | 'children' | 'tags' | 'streams'> = Object.freeze({
+  parentId: null,
+  batch: null,
+  children: null,
+  tags: Object.freeze([]) as unknown as string[],
+  streams: Object.freeze({}) as Record<string, StreamSummary>,
+});
+
+/** A stored snapshot as a current one: a field a newer protocol added gets its default (engines read with it). */
+export function withTaskDefaults(task: Task): Task {
+  return task.parentId !== undefined && task.tags !== undefined && task.streams !== undefined
+    ? task
+    : { ...TASK_DEFAULTS, ...task };
 }
 
 /** The `data` of events on task and user channels. */

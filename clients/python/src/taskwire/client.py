@@ -103,7 +103,7 @@ class Taskwire:
         Safe to retry: the ``Idempotency-Key`` (generated when not given) is reused by
         every retry, and the server answers a repeat with the first task. ``id`` is
         picked by the server when not given; an existing ``id`` raises Conflict.
-        ``parent_id`` is sent as ``parentId`` and needs a server with batches.
+        ``parent_id`` is sent as ``parentId``: the task joins that batch.
         """
         return self._call(_api.create_task(owner, title, id, meta, stall_timeout_ms, idempotency_key, parent_id))  # type: ignore[no-any-return]
 

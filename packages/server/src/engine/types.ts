@@ -87,6 +87,10 @@ export interface HistoryResult {
 export interface ListTasksRequest {
   owner?: string;
   status?: TaskStatus;
+  /** Only the direct children of this task. */
+  parent?: string;
+  /** Only tasks carrying this tag. */
+  tag?: string;
   limit: number;
   /** Opaque cursor from a previous page. */
   cursor?: string;
@@ -110,16 +114,40 @@ export type Unsubscribe = () => Promise<void>;
 export interface SyncTaskStore {
   getTask(id: string): Task | null;
   commit(req: CommitRequest): CommitResult;
+  /** Several commits in one transaction, all or none: the first failure is the answer and nothing is stored. */
+  commitAll(reqs: readonly CommitRequest[]): CommitResult;
+  /** Every direct child of a task, as `Engine.children`. */
+  children(parentId: string): Task[];
+}
+
+/**
+ * Parents whose snapshot may lag their children, on an engine where a child's
+ * commit and its parent's are two steps (Redis: they may live on different
+ * shards). A parent is marked before a child's commit and cleared once it has been
+ * brought up to date; the task service's sweep brings up to date the parents marked
+ * long ago (the node that marked them may have died between the two steps).
+ */
+export interface PendingParents {
+  /** Mark the parent; the mark is its time (ms). */
+  mark(parentId: string, now: number): Promise<void>;
+  /** Parents marked at or before `before`, oldest first, with their mark. */
+  due(before: number, limit: number): Promise<Array<{ id: string; mark: number }>>;
+  /** Clear a mark, unless it was renewed after `mark`. */
+  clear(parentId: string, mark: number): Promise<void>;
 }
 
 export interface Engine {
   readonly kind: 'memory' | 'sqlite' | 'redis';
   /** Present on engines with synchronous in-process storage; the Redis engine has none. */
   readonly sync?: SyncTaskStore;
+  /** Present on engines that commit a child and its parent in two steps (see PendingParents). */
+  readonly pendingParents?: PendingParents;
   /** Resolves when ready to serve (connected, migrated). */
   start(): Promise<void>;
   getTask(id: string): Promise<Task | null>;
   listTasks(req: ListTasksRequest): Promise<ListTasksResult>;
+  /** Every direct child of a task (at most MAX_CHILDREN), in no particular order; [] for none or a missing task. */
+  children(parentId: string): Promise<Task[]>;
   /** Atomic: compare-and-set on version, snapshot, events, stall deadline, idempotency key. */
   commit(req: CommitRequest): Promise<CommitResult>;
   /** The task id a create idempotency key maps to, if it is still known. */

@@ -38,7 +38,7 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
   const createSchema = {
     summary: 'Create a task (backend)',
     description:
-      'Creates the task and publishes `task.created` on `task:<id>` and `user:<owner>`. An `Idempotency-Key` header makes retries safe: a repeat within 24 h answers 200 with the same snapshot and publishes nothing.',
+      'Creates the task and publishes `task.created` on `task:<id>` and `user:<owner>`. With `parentId` it joins a batch (a task of the same owner that has not ended, at most 4 levels deep), and the parent follows its children; `batch` makes it a parent at once; `tags` (at most 10) are listed with `GET /tasks?tag=`. An `Idempotency-Key` header makes retries safe: a repeat within 24 h answers 200 with the same snapshot and publishes nothing.',
     tags: TAGS,
     security: SECURITY.backend,
     headers: CreateTaskHeaders,
@@ -112,7 +112,8 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
 
   const listSchema = {
     summary: 'List tasks, newest first',
-    description: 'A non-admin user sees only their own tasks (another `owner` → 403). Page with `nextCursor`.',
+    description:
+      'A non-admin user sees only their own tasks (another `owner` → 403). `parent=<id>`: the children of a batch; `tag=<tag>`: the tasks with that tag. Page with `nextCursor`.',
     tags: TAGS,
     security: SECURITY.client,
     querystring: ListTasksQuery,
@@ -120,7 +121,7 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
   };
   app.get('/tasks', { schema: listSchema }, async (req) => {
     const p = requirePrincipal(req);
-    const { owner, status, cursor } = req.query;
+    const { owner, status, parent, tag, cursor } = req.query;
     const limit = req.query.limit ?? LIMITS.listDefault;
     const privileged = p.admin || p.apiKey;
     if (!privileged && owner !== undefined && owner !== p.sub) {
@@ -130,6 +131,8 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
     return tasks.list({
       ...(effectiveOwner !== undefined ? { owner: effectiveOwner } : {}),
       ...(status !== undefined ? { status } : {}),
+      ...(parent !== undefined ? { parent } : {}),
+      ...(tag !== undefined ? { tag } : {}),
       ...(cursor !== undefined ? { cursor } : {}),
       limit,
     });

@@ -34,6 +34,7 @@ function wrap(base: MemoryEngine, over: Partial<Pick<Engine, 'subscribe' | 'hist
     start: () => base.start(),
     getTask: over.getTask ?? ((id) => base.getTask(id)),
     listTasks: (r) => base.listTasks(r),
+    children: (p) => base.children(p),
     commit: (r) => base.commit(r),
     lookupIdempotency: (k) => base.lookupIdempotency(k),
     publish: (r) => base.publish(r),

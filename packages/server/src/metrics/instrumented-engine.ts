@@ -69,6 +69,7 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
     start: timer('start'),
     getTask: timer('getTask'),
     listTasks: timer('listTasks'),
+    children: timer('children'),
     commit: timer('commit'),
     lookupIdempotency: timer('lookupIdempotency'),
     publish: timer('publish'),
@@ -103,20 +104,25 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
 
   const sync = engine.sync;
   const syncCommit = sync && timedSync('commit', (req: CommitRequest) => sync.commit(req));
+  const syncCommitAll = sync && timedSync('commit', (reqs: readonly CommitRequest[]) => sync.commitAll(reqs));
 
   return {
     kind: engine.kind,
-    ...(sync && syncCommit
+    ...(sync && syncCommit && syncCommitAll
       ? {
           sync: {
             getTask: timedSync('getTask', (id: string) => sync.getTask(id)),
             commit: (req: CommitRequest) => counted(syncCommit(req)),
+            commitAll: (reqs: readonly CommitRequest[]) => counted(syncCommitAll(reqs)),
+            children: timedSync('children', (id: string) => sync.children(id)),
           },
         }
       : {}),
     start: () => t.start(() => engine.start()),
     getTask: (id) => t.getTask(() => engine.getTask(id)),
     listTasks: (req) => t.listTasks(() => engine.listTasks(req)),
+    children: (parentId) => t.children(() => engine.children(parentId)),
+    ...(engine.pendingParents ? { pendingParents: engine.pendingParents } : {}),
     commit: (req) => t.commit(() => engine.commit(req)).then(counted),
     lookupIdempotency: (key) => t.lookupIdempotency(() => engine.lookupIdempotency(key)),
     publish: (req) =>

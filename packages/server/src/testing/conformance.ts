@@ -6,6 +6,7 @@
  */
 import { afterAll, afterEach, describe } from 'vitest';
 import type { Engine, EngineLimits } from '../engine/types.js';
+import { describeBatchConformance } from './conformance-batches.js';
 import { describeChannelConformance } from './conformance-channels.js';
 import { describeMiscConformance } from './conformance-misc.js';
 import { describeTaskConformance } from './conformance-tasks.js';
@@ -41,5 +42,6 @@ export function runEngineConformance(
     describeTaskConformance(engine);
     describeChannelConformance(engine);
     describeMiscConformance(engine, factory);
+    describeBatchConformance(engine);
   });
 }

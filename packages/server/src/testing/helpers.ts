@@ -38,6 +38,11 @@ export function makeTask(overrides: Partial<Task> & { id: string }): Task {
     startedAt: null,
     finishedAt: null,
     version: 1,
+    parentId: null,
+    batch: null,
+    children: null,
+    tags: [],
+    streams: {},
     ...overrides,
   };
 }

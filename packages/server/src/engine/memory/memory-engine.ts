@@ -60,6 +60,8 @@ export class MemoryEngine implements Engine {
   private readonly fanout: LocalFanout;
   private readonly tasks = new Map<string, Task>();
   private readonly order = new TaskList();
+  /** Each parent's children. */
+  private readonly childIds = new Map<string, Set<string>>();
   private readonly channels = new Map<string, ChannelLog>();
   private channelCursor: Iterator<ChannelLog> | null = null;
   /** Channels owed to the sweep by channel creation (see SWEEP_PER_NEW_CHANNEL). */
@@ -90,7 +92,15 @@ export class MemoryEngine implements Engine {
     },
     commit: (req) => {
       this.alive();
-      return this.commitNow(req);
+      return this.commitAllNow([req]);
+    },
+    commitAll: (reqs) => {
+      this.alive();
+      return this.commitAllNow(reqs);
+    },
+    children: (parentId) => {
+      this.alive();
+      return this.childrenNow(parentId);
     },
   };
 
@@ -110,11 +120,47 @@ export class MemoryEngine implements Engine {
   }
 
   commit(req: CommitRequest): Promise<CommitResult> {
-    return this.run(() => this.commitNow(req));
+    return this.run(() => this.commitAllNow([req]));
   }
 
-  private commitNow(req: CommitRequest): CommitResult {
+  children(parentId: string): Promise<Task[]> {
+    return this.run(() => this.childrenNow(parentId));
+  }
+
+  private childrenNow(parentId: string): Task[] {
+    const ids = this.childIds.get(parentId);
+    return ids ? Array.from(ids, (id) => this.tasks.get(id) as Task) : [];
+  }
+
+  /** Every request checked first (versions, idempotency, compare-and-set), then all applied: all or nothing. */
+  private commitAllNow(reqs: readonly CommitRequest[]): CommitResult {
     const now = this.now();
+    for (const req of reqs) {
+      const failed = this.check(req, now);
+      if (failed) return failed;
+    }
+    // Past this point nothing can fail: the state change below is all or nothing.
+    const appended: StoredEvent[] = [];
+    for (const req of reqs) {
+      const { task } = req;
+      const snapshot = freezeDeep(task);
+      if (!this.tasks.has(task.id)) {
+        this.order.add(snapshot);
+        if (typeof task.parentId === 'string')
+          this.childIds.set(task.parentId, (this.childIds.get(task.parentId) ?? new Set()).add(task.id));
+      }
+      this.tasks.set(task.id, snapshot);
+      this.stalls.set(task.id, req.stallAt);
+      if (req.idempotency) this.createKeys.set(req.idempotency.key, task.id, req.idempotency.ttlMs, now);
+      for (const e of req.events) appended.push(this.append(e.channel, e.data, e.json ?? jsonOf(e.data), now));
+    }
+    this.maintain(now);
+    this.fanout.deliver(appended);
+    return { ok: true, events: appended };
+  }
+
+  /** Why `req` cannot be committed now, or null. */
+  private check(req: CommitRequest, now: number): Exclude<CommitResult, { ok: true }> | null {
     const { task, expectedVersion } = req;
     if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
       throw new TaskwireError('internal', `commit: version ${task.version} after ${expectedVersion} is invalid`);
@@ -128,16 +174,7 @@ export class MemoryEngine implements Engine {
     if ((stored?.version ?? 0) !== expectedVersion) {
       return { ok: false, reason: 'conflict', current: stored ?? null };
     }
-    const snapshot = freezeDeep(task);
-    // Past this point nothing can fail: the state change below is all or nothing.
-    if (!stored) this.order.add(snapshot);
-    this.tasks.set(task.id, snapshot);
-    this.stalls.set(task.id, req.stallAt);
-    if (req.idempotency) this.createKeys.set(req.idempotency.key, task.id, req.idempotency.ttlMs, now);
-    const appended = req.events.map((e) => this.append(e.channel, e.data, e.json ?? jsonOf(e.data), now));
-    this.maintain(now);
-    this.fanout.deliver(appended);
-    return { ok: true, events: appended };
+    return null;
   }
 
   lookupIdempotency(key: string): Promise<string | null> {

@@ -44,6 +44,8 @@ export class TaskList {
       const task = get(key[1]);
       if (req.owner !== undefined && task.owner !== req.owner) continue;
       if (req.status !== undefined && task.status !== req.status) continue;
+      if (req.parent !== undefined && task.parentId !== req.parent) continue;
+      if (req.tag !== undefined && !task.tags.includes(req.tag)) continue;
       // One match past a full page: there is a next page.
       if (tasks.length === limit) return { tasks, nextCursor: encodeCursor(last as SortKey) };
       tasks.push(task);

@@ -72,6 +72,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ) strict, without rowid;
     `,
   },
+  {
+    version: 2,
+    description: 'batches and tags: tasks.parent, task_tags',
+    sql: `
+      alter table tasks add column parent text;
+      create index tasks_by_parent on tasks (parent, created_at desc, id desc) where parent is not null;
+      create table task_tags (
+        tag text not null,
+        task text not null,
+        created_at text not null,
+        primary key (tag, created_at, task)
+      ) strict, without rowid;
+      create index task_tags_by_task on task_tags (task);
+    `,
+  },
 ];
 
 /** The schema version this code writes: the number of the last migration. */

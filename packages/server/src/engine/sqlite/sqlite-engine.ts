@@ -13,15 +13,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { TaskwireError, type Task } from '@taskwire/protocol';
+import { MAX_CHILDREN, TaskwireError, withTaskDefaults, type Task } from '@taskwire/protocol';
 import { TUNING } from '../../config/options.js';
 import { resolveEngineLimits } from '../limits.js';
 import { LocalFanout } from '../local-fanout.js';
-import { ChannelWriter, publishEvent, readHistory } from './channels.js';
+import { publishEvent, readHistory } from './channels.js';
+import { commitTasks, createKey } from './commit.js';
 import { openDatabase, storageFailure } from './native.js';
 import { checkBoot, currentBootId, markClean } from './boot.js';
 import { configure, migrate } from './schema.js';
-import { prepareStatements, toCount, toMs, type Statements, type TaskColumns } from './statements.js';
+import { prepareStatements, toCount, toMs, type Statements } from './statements.js';
 import { sweep, type SweepResult } from './sweep.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import {
@@ -77,20 +78,8 @@ type State =
   | { name: 'closed' };
 type Open = Extract<State, { name: 'open' }>;
 
-const createKey = (key: string): string => `c\n${key}`;
-const parseTask = (text: string): Task => JSON.parse(text) as Task;
-
-function columns(task: Task, stallAt: number | null): TaskColumns {
-  return {
-    id: task.id,
-    owner: task.owner,
-    status: task.status,
-    createdAt: task.createdAt,
-    version: task.version,
-    stallAt: stallAt === null ? null : toMs(stallAt),
-    snapshot: JSON.stringify(task),
-  };
-}
+/** A stored snapshot, with the defaults of fields added since it was written. */
+const parseTask = (text: string): Task => withTaskDefaults(JSON.parse(text) as Task);
 
 export class SqliteEngine implements Engine {
   readonly kind = 'sqlite' as const;
@@ -155,7 +144,9 @@ export class SqliteEngine implements Engine {
 
   readonly sync: SyncTaskStore = {
     getTask: (id) => this.guard(() => this.getTaskNow(id, this.open())),
-    commit: (req) => this.guard(() => this.commitNow(req, this.open())),
+    commit: (req) => this.guard(() => this.commitNow([req], this.open())),
+    commitAll: (reqs) => this.guard(() => this.commitNow(reqs, this.open())),
+    children: (parentId) => this.guard(() => this.childrenNow(parentId, this.open())),
   };
 
   getTask(id: string): Promise<Task | null> {
@@ -174,6 +165,8 @@ export class SqliteEngine implements Engine {
       const rows = st.list({
         ...(req.owner !== undefined ? { owner: req.owner } : {}),
         ...(req.status !== undefined ? { status: req.status } : {}),
+        ...(req.parent !== undefined ? { parent: req.parent } : {}),
+        ...(req.tag !== undefined ? { tag: req.tag } : {}),
         ...(after ? { cursorCreatedAt: after[0], cursorId: after[1] } : {}),
         // One row past a full page tells whether there is a next page.
         limit: limit + 1,
@@ -186,41 +179,22 @@ export class SqliteEngine implements Engine {
   }
 
   commit(req: CommitRequest): Promise<CommitResult> {
-    return this.run((open) => this.commitNow(req, open));
+    return this.run((open) => this.commitNow([req], open));
   }
 
-  private commitNow(req: CommitRequest, { st, tx }: Open): CommitResult {
-    const { task, expectedVersion } = req;
-    if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
-      throw new TaskwireError('internal', `commit: version ${task.version} after ${expectedVersion} is invalid`);
-    }
-    const now = this.now();
-    const result = tx((): CommitResult => {
-      // The idempotency check comes first: a repeated create must read as a duplicate, not a conflict.
-      if (req.idempotency) {
-        const known = st.getKey.get(createKey(req.idempotency.key), now);
-        if (known !== undefined) return { ok: false, reason: 'duplicate', taskId: known };
-      }
-      const stored = st.getTask.get(task.id);
-      if ((stored?.version ?? 0) !== expectedVersion) {
-        return { ok: false, reason: 'conflict', current: stored ? parseTask(stored.snapshot) : null };
-      }
-      const row = columns(task, req.stallAt);
-      if (!stored) st.insertTask.run(row);
-      else if (st.updateTask.run({ ...row, expected: expectedVersion }).changes !== 1) {
-        throw new Error(`commit: task ${task.id} changed inside its transaction`);
-      }
-      if (req.idempotency) {
-        st.putKey.run(createKey(req.idempotency.key), task.id, toMs(now + req.idempotency.ttlMs));
-      }
-      const writer = new ChannelWriter(st, this.limits, now);
-      const events = req.events.map((e) => writer.append(e.channel, e.data, e.json));
-      writer.finish();
-      return { ok: true, events };
-    });
+  private commitNow(reqs: readonly CommitRequest[], { st, tx }: Open): CommitResult {
+    const result = commitTasks(st, tx, this.limits, reqs, this.now(), parseTask);
     // Delivered only once committed: a rolled-back write never reaches a listener.
     if (result.ok) this.fanout.deliver(result.events);
     return result;
+  }
+
+  children(parentId: string): Promise<Task[]> {
+    return this.run((open) => this.childrenNow(parentId, open));
+  }
+
+  private childrenNow(parentId: string, { st }: Open): Task[] {
+    return st.children.all(parentId, MAX_CHILDREN).map(parseTask);
   }
 
   lookupIdempotency(key: string): Promise<string | null> {

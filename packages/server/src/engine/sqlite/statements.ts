@@ -24,6 +24,7 @@ export interface EventRow {
 export interface TaskColumns {
   id: string;
   owner: string;
+  parent: string | null;
   status: string;
   createdAt: string;
   version: number;
@@ -34,6 +35,8 @@ export interface TaskColumns {
 export interface ListParams {
   owner?: string;
   status?: string;
+  parent?: string;
+  tag?: string;
   cursorCreatedAt?: string;
   cursorId?: string;
   limit: number;
@@ -56,6 +59,8 @@ export interface Statements {
   insertTask: Stmt<[TaskColumns]>;
   updateTask: Stmt<[TaskColumns & { expected: number }]>;
   dueStalls: Stmt<[now: number, limit: number], string>;
+  children: Stmt<[parent: string, limit: number], string>;
+  insertTag: Stmt<[tag: string, task: string, createdAt: string]>;
 
   getChannel: Stmt<[name: string], ChannelRow>;
   insertChannel: Stmt<[name: string, epoch: string, now: number]>;
@@ -93,13 +98,17 @@ export function prepareStatements(db: Database.Database): Statements {
     ),
     getTask: db.prepare<[string], TaskRow>('select version, snapshot from tasks where id = ?'),
     insertTask: db.prepare<[TaskColumns]>(
-      `insert into tasks (id, owner, status, created_at, version, stall_at, snapshot)
-       values (@id, @owner, @status, @createdAt, @version, @stallAt, @snapshot)`,
+      `insert into tasks (id, owner, parent, status, created_at, version, stall_at, snapshot)
+       values (@id, @owner, @parent, @status, @createdAt, @version, @stallAt, @snapshot)`,
     ),
     updateTask: db.prepare<[TaskColumns & { expected: number }]>(
       `update tasks set owner = @owner, status = @status, created_at = @createdAt, version = @version,
          stall_at = @stallAt, snapshot = @snapshot
        where id = @id and version = @expected`,
+    ),
+    children: db.prepare<[string, number], string>('select snapshot from tasks where parent = ? limit ?').pluck(),
+    insertTag: db.prepare<[string, string, string]>(
+      'insert into task_tags (tag, task, created_at) values (?, ?, ?) on conflict do nothing',
     ),
     dueStalls: db
       .prepare<[number, number], string>(
@@ -177,6 +186,14 @@ export function prepareStatements(db: Database.Database): Statements {
       if (params.status !== undefined) {
         where.push('status = @status');
         bind['status'] = params.status;
+      }
+      if (params.parent !== undefined) {
+        where.push('parent = @parent');
+        bind['parent'] = params.parent;
+      }
+      if (params.tag !== undefined) {
+        where.push('id in (select task from task_tags where tag = @tag)');
+        bind['tag'] = params.tag;
       }
       if (params.cursorCreatedAt !== undefined && params.cursorId !== undefined) {
         where.push('(created_at, id) < (@cursorCreatedAt, @cursorId)');

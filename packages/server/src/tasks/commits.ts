@@ -1,0 +1,53 @@
+/**
+ * What every task commit is made of: the events of a snapshot change, the stall
+ * deadline, the mapping of engine failures, the backoff between compare-and-set
+ * attempts. Shared by the task service and its batch half.
+ */
+import {
+  TaskwireError,
+  isTaskwireError,
+  taskChannel,
+  userChannel,
+  type Task,
+  type TaskEventData,
+} from '@taskwire/protocol';
+import type { CommitRequest } from '../engine/types.js';
+import { attempt } from '../util/attempt.js';
+
+/**
+ * Events of a snapshot change: mirrored on the task's channel and its owner's, with
+ * the one JSON text of their data (engines store it, the Hub sends it as it is).
+ */
+export function snapshotEvents(kind: 'task.created' | 'task.updated', task: Task): CommitRequest['events'] {
+  const data: TaskEventData = { kind, task };
+  const json = JSON.stringify(data);
+  return [
+    { channel: taskChannel(task.id), data, json },
+    { channel: userChannel(task.owner), data, json },
+  ];
+}
+
+/** A running task must report within its stall timeout; any other status has no deadline. */
+export function stallAtOf(task: Task, now: number): number | null {
+  return task.status === 'running' && task.stallTimeoutMs > 0 ? now + task.stallTimeoutMs : null;
+}
+
+/** Engine failures (anything that is not a TaskwireError) become `unavailable`, cause kept. */
+export function engineFailure(what: string, err: unknown): Error {
+  if (isTaskwireError(err)) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new TaskwireError('unavailable', `engine ${what} failed: ${detail}`, { cause: err });
+}
+
+/** One engine call, its failure mapped by engineFailure (no `async` frame: this is on every update's path). */
+export function viaEngine<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  return attempt(fn).catch((err: unknown) => {
+    throw engineFailure(what, err);
+  });
+}
+
+/** Full-jitter backoff between compare-and-set attempts, so nodes racing on one task spread out. */
+export function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(100, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
