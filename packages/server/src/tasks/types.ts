@@ -25,6 +25,10 @@ export interface TaskService {
   list(req: {
     owner?: string;
     status?: TaskStatus;
+    /** Only the direct children of this batch. */
+    parent?: string;
+    /** Only tasks with this tag. */
+    tag?: string;
     limit: number;
     cursor?: string;
   }): Promise<{ tasks: Task[]; nextCursor: string | null }>;
