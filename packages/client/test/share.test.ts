@@ -5,7 +5,6 @@
  * (The browser proof, with real tabs closing and freezing, is
  * packages/react/test/tabs.test.ts.)
  */
-import type { EventFrame } from '@taskwire/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskwireClient } from '../src/index.js';
 import { createClient, type SharedClientOptions } from '../src/share-entry.js';
@@ -39,7 +38,7 @@ function follow(client: TaskwireClient, channel: string): { offsets: number[]; r
   const offsets: number[] = [];
   const handle = client.channel(channel);
   handle.subscribe((n) => {
-    if (n.type === 'event') offsets.push((n.event as EventFrame).offset);
+    if (n.type === 'event') offsets.push(n.event.offset);
   });
   return { offsets, release: () => handle.release() };
 }
@@ -68,10 +67,11 @@ describe('tab sharing in one process (Node’s BroadcastChannel and Web Locks)',
     const s = await start();
     await s.api('POST', '/tasks', { id: 'refs', owner: 'alice' });
     const token = await s.token({ sub: 'alice' });
-    const [a, b] = [tab({ url: s.wsUrl, token }), tab({ url: s.wsUrl, token })];
-    await waitFor('both connected', () => connected([a!, b!]));
-    const ha = a!.task('refs');
-    const hb = b!.task('refs');
+    const a = tab({ url: s.wsUrl, token });
+    const b = tab({ url: s.wsUrl, token });
+    await waitFor('both connected', () => connected([a, b]));
+    const ha = a.task('refs');
+    const hb = b.task('refs');
     await waitFor('both subscribed', () => ha.state === 'subscribed' && hb.state === 'subscribed');
     expect(s.server.stats().subscriptions).toBe(1);
     ha.release();

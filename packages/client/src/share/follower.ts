@@ -9,7 +9,10 @@
  * Liveness: after PING_AFTER_MS without a word from the leader the follower pings
  * it; after SILENT_AFTER_MS it reports the leader silent (the election steals the
  * lock). Messages are handled at once even in a throttled background tab, so a
- * slow timer there never makes a leader look dead; only a frozen one does.
+ * slow timer there never makes a leader look dead; only a stuck one does. A tick
+ * that comes more than STALLED_MS late means this tab itself was stalled (busy,
+ * or frozen): the leader's messages are still queued behind it, so the silence
+ * count starts again instead of counting as the leader's.
  */
 import type { Task, WelcomeFrame } from '@taskwire/protocol';
 import type { ConnectionHooks } from '../connection.js';
@@ -20,9 +23,10 @@ import type { OutFrame, Settle } from '../requests.js';
 import type { LeaderRef } from './election.js';
 import type { Envelope, FollowerMessage, LeaderMessage, TabId, TabRequestFrame } from './protocol.js';
 
-export const PING_AFTER_MS = 500;
-export const SILENT_AFTER_MS = 1_500;
-const TICK_MS = 250;
+export const PING_AFTER_MS = 400;
+export const SILENT_AFTER_MS = 1_000;
+const TICK_MS = 100;
+const STALLED_MS = 1_000;
 
 export interface FollowerHost {
   post(msg: FollowerMessage): void;
@@ -42,12 +46,15 @@ interface Pending {
 }
 
 export class Follower {
+  /** Following (not leading, not gone): only then does it watch the leader. */
+  #active = false;
   #leader: LeaderRef | null = null;
   #connected = false;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #lastHeard = Date.now();
   #lastPing = 0;
+  #lastTick = Date.now();
   readonly #tick: ReturnType<typeof setInterval>;
 
   constructor(
@@ -60,6 +67,7 @@ export class Follower {
 
   /** Follow this leader (null: none known yet). Requests to the previous one fail; the state is `connecting`. */
   follow(leader: LeaderRef | null): void {
+    this.#active = true;
     this.#leader = leader;
     this.#connected = false;
     this.#lastHeard = Date.now();
@@ -132,6 +140,14 @@ export class Follower {
     this.host.post({ t: 'req', to: leader.id, id, frame: request, ...(snapshot !== undefined ? { snapshot } : {}) });
   }
 
+  /** This tab leads now: nothing to watch. */
+  idle(): void {
+    this.#active = false;
+    this.#leader = null;
+    this.#connected = false;
+    this.#failAll('this tab leads');
+  }
+
   /** Ask the leader to connect again (this tab's app called connect()). */
   connect(): void {
     if (this.#leader) this.host.post({ t: 'connect', to: this.#leader.id });
@@ -140,11 +156,6 @@ export class Follower {
   stop(): void {
     clearInterval(this.#tick);
     this.#failAll('left the group');
-  }
-
-  /** Requests under way (leak checks in tests). */
-  get pending(): number {
-    return this.#pending.size;
   }
 
   #failAll(reason: string): void {
@@ -158,6 +169,13 @@ export class Follower {
 
   #check(): void {
     const now = Date.now();
+    const late = now - this.#lastTick - TICK_MS;
+    this.#lastTick = now;
+    if (!this.#active) return;
+    if (late > STALLED_MS) {
+      this.#lastHeard = now;
+      return;
+    }
     const quiet = now - this.#lastHeard;
     if (quiet >= SILENT_AFTER_MS) {
       this.#lastHeard = now; // one report per silence: the steal takes a moment

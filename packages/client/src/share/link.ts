@@ -287,6 +287,8 @@ export class SharedLink implements Link {
     group.releaseTab();
     group.follower.stop();
     group.leader?.stop();
+    // Frozen or hidden away: not connected until it joins again (disconnect() reports its own state).
+    if (this.#role.role === 'paused') this.#setState('connecting', 0, 'the page is frozen');
   }
 
   /** Queue for the leader lock (or take it from a silent leader). */
@@ -320,6 +322,7 @@ export class SharedLink implements Link {
     const group = this.#group;
     if (!group) return;
     this.#setState('connecting', 0, 'this tab leads');
+    group.follower.idle();
     const leader: Leader = new Leader({ ...this.opts, token: this.#token ?? this.opts.token }, this.#tab, group.sub, {
       post: (msg) => this.#post(msg, term),
       hooks: this.#hooksFor(() => this.#group?.leader === leader),

@@ -68,8 +68,6 @@ export type FollowerMessage =
 
 export type Envelope<M> = M & { v: typeof VERSION; from: TabId; term?: number };
 
-export type TabMessage = Envelope<LeaderMessage> | Envelope<FollowerMessage>;
-
 const LEADER: ReadonlySet<string> = new Set(['hello', 'state', 'reply', 'frame', 'pong', 'token?', 'error', 'retry']);
 const FOLLOWER: ReadonlySet<string> = new Set(['hi', 'req', 'ping', 'connect', 'token', 'bye']);
 
