@@ -57,7 +57,8 @@ interface Group {
 const newId = (): string => Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
 
 export class SharedLink implements Link {
-  readonly #tab = newId();
+  /** Drawn on the first connect(): nothing random or clock-dependent happens while rendering (createClient in a render). */
+  #tab = '';
   #role: RoleState = IDLE;
   #queue: ElectionInput[] = [];
   #running = false;
@@ -97,6 +98,7 @@ export class SharedLink implements Link {
   }
 
   connect(): void {
+    this.#tab ||= newId();
     this.#unwatch ??= watchPage((signal) => this.#feed({ type: signal }));
     this.#solo?.connect();
     this.#group?.leader?.connection.connect();
