@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 const BROWSER = [
   'packages/react/test/browser.test.ts',
   'packages/react/test/tabs.test.ts',
+  'packages/react/test/nextjs.test.ts',
   'packages/dashboard/test/e2e.test.ts',
 ];
 
