@@ -64,9 +64,6 @@ async function openTab(
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  page.on('console', (m) => {
-    if (m.text().startsWith('ELECT')) console.log(Date.now() % 100000, m.text());
-  });
   await page.goto(`${site.url}/index.html?${query.toString()}`);
   return { page, errors };
 }
@@ -184,8 +181,9 @@ describe('tab sharing in Chromium', () => {
       let published = 0;
       const stream = publish('tabs-hang', 500, (n) => (published = n));
       await waitFor('100 updates published', () => published >= 100, 30_000);
-      // Its main thread stops for 4 s: no message, no timer, no socket read. (Chromium does not
-      // freeze a tab holding a Web Lock others wait for, so this is what a stuck leader looks like.)
+      // Its main thread stops for 4 s: no message, no timer, no socket read, which is what a frozen
+      // leader looks like to the other tabs. (Page.setWebLifecycleState 'frozen' over CDP did not stop
+      // these pages in this headless Chromium: their timers kept running.)
       const t0 = Date.now();
       const hung = leader.evaluate(() => {
         const end = Date.now() + 4_000;
