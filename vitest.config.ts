@@ -1,7 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 /** Tests that drive the system Chromium (playwright-core). */
-const BROWSER = ['packages/react/test/browser.test.ts', 'packages/dashboard/test/e2e.test.ts'];
+const BROWSER = [
+  'packages/react/test/browser.test.ts',
+  'packages/react/test/tabs.test.ts',
+  'packages/react/test/nextjs.test.ts',
+  'packages/dashboard/test/e2e.test.ts',
+];
 
 /**
  * Three projects, all run by `npm test`:

@@ -12,12 +12,19 @@
  */
 import { taskChannel, userChannel, type PublishResult, type ServerFrame, type WelcomeFrame } from '@taskwire/protocol';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { Connection, type RetryEvent, type StateEvent } from './connection.js';
+import {
+  Connection,
+  type ConnectionHooks,
+  type ConnectionOptions,
+  type RetryEvent,
+  type StateEvent,
+} from './connection.js';
 import { Listeners } from './emitter.js';
 import { watchEnvironment } from './environment.js';
 import type { TaskwireClientError } from './errors.js';
 import { ChannelHandle, TaskHandle, TasksHandle } from './handles.js';
 import type { TransportName } from './fallback.js';
+import type { Link, LinkFactory } from './link.js';
 import type { ConnectionState } from './machine.js';
 import type { OutFrame, Settle } from './requests.js';
 import { Subscription } from './subscription.js';
@@ -84,7 +91,7 @@ export interface ClientEvents {
 }
 
 export class TaskwireClient {
-  readonly #conn: Connection;
+  readonly #conn: Link;
   readonly #subs = new Map<string, Subscription>();
   readonly #feeds = new Set<TasksHandle>();
   readonly #events: { [K in keyof ClientEvents]: Listeners<ClientEvents[K]> } = {
@@ -95,8 +102,11 @@ export class TaskwireClient {
   readonly #feedHistory: number;
   #detachEnvironment: (() => void) | undefined;
 
-  /** `extras`: what `@taskwire/client/fallback` adds (SSE, long-poll, the health probe). */
-  constructor(opts: ClientOptions, extras?: TransportExtras) {
+  /**
+   * `extras`: what `@taskwire/client/fallback` adds (SSE, long-poll, the health probe).
+   * `link`: what `@taskwire/client/share` puts in place of the Connection.
+   */
+  constructor(opts: ClientOptions, extras?: TransportExtras, link?: LinkFactory) {
     const WebSocketImpl = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const factories: Partial<Record<TransportName, TransportFactory | undefined>> = {
       ...extras?.factories,
@@ -116,29 +126,30 @@ export class TaskwireClient {
       });
     }
     this.#feedHistory = opts.feedHistory ?? 100;
-    this.#conn = new Connection(
-      {
-        url: opts.url,
-        token: opts.token,
-        getToken: opts.getToken,
-        transports,
-        fallback: extras && {
-          failures: opts.fallback?.afterFailures ?? 3,
-          retryMs: opts.fallback?.retryFirstMs ?? 300_000,
-          probe: extras.probe,
-        },
-        backoff: { ...DEFAULT_BACKOFF, ...opts.backoff },
-        requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
-        connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+    const connOpts: ConnectionOptions = {
+      url: opts.url,
+      token: opts.token,
+      getToken: opts.getToken,
+      transports,
+      fallback: extras && {
+        failures: opts.fallback?.afterFailures ?? 3,
+        retryMs: opts.fallback?.retryFirstMs ?? 300_000,
+        probe: extras.probe,
       },
-      {
-        state: (e) => this.#onState(e),
-        connected: (welcome) => this.#onConnected(welcome),
-        frame: (frame) => this.#onFrame(frame),
-        error: (err) => this.#events.error.emit(err),
-        retry: (e) => this.#events.retry.emit(e),
-      },
-    );
+      backoff: { ...DEFAULT_BACKOFF, ...opts.backoff },
+      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+    };
+    const hooks: ConnectionHooks = {
+      state: (e) => this.#onState(e),
+      connected: (welcome) => this.#onConnected(welcome),
+      frame: (frame) => this.#onFrame(frame),
+      error: (err) => this.#events.error.emit(err),
+      retry: (e) => this.#events.retry.emit(e),
+    };
+    this.#conn = link
+      ? link(connOpts, hooks, (channel) => this.#subs.get(channel)?.snapshot)
+      : new Connection(connOpts, hooks);
   }
 
   get state(): ConnectionState {

@@ -5,6 +5,7 @@
 import { useCallback, useLayoutEffect, useRef, useSyncExternalStore } from 'react';
 import type { ConnectionState, EventFrame, SubscriptionState, Task, TaskwireClientError } from '@taskwire/client';
 import { openFeed } from './feed.js';
+import { withInitial } from './initial.js';
 import { useTaskwireClient } from './provider.js';
 import { useHandleStore } from './store.js';
 
@@ -38,12 +39,23 @@ const subState = (
   error: h ? h.error : null,
 });
 
+export interface TaskOptions {
+  /**
+   * The snapshot to show until the live one arrives (one the server fetched for the
+   * first paint), instead of `undefined`. Read when the hook mounts or its `id`
+   * changes, like useState's initial value. The live snapshot replaces it unless it
+   * is older (`version`); `null` (not created yet) never hides it.
+   */
+  initial?: Task | null;
+}
+
 /** One task, live. Components using the same id share one server subscription. No id: nothing is subscribed. */
-export function useTask(id: string | null | undefined): TaskState {
+export function useTask(id: string | null | undefined, options?: TaskOptions): TaskState {
   const client = useTaskwireClient();
+  const initial = options?.initial;
   return useHandleStore(
     () => (id ? client.task(id) : undefined),
-    (h) => ({ task: h?.snapshot, ...subState(h, !!id) }),
+    (h) => ({ task: withInitial(id, h?.snapshot, initial), ...subState(h, !!id) }),
     [client, id],
   );
 }

@@ -6,6 +6,7 @@ export {
   useChannel,
   useConnectionState,
   type TaskState,
+  type TaskOptions,
   type TasksState,
   type ChannelState,
 } from './hooks.js';

@@ -35,6 +35,7 @@ import { TaskwireApiError } from './errors.js';
 import { call, sleep, type FetchLike, type HttpOptions } from './http.js';
 
 export { TaskwireApiError, type ApiErrorCode } from './errors.js';
+export { websocketUrl } from './urls.js';
 export type { FetchLike } from './http.js';
 
 export interface BackendOptions {

@@ -15,9 +15,10 @@ import { build } from 'vite';
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 
-export async function buildPage(outDir: string): Promise<void> {
+/** `root`: the page's folder (test/browser by default; test/tabs for the tab-sharing page). */
+export async function buildPage(outDir: string, root = here('../browser')): Promise<void> {
   await build({
-    root: here('../browser'),
+    root,
     configFile: false,
     logLevel: 'warn',
     mode: 'development',
@@ -26,6 +27,7 @@ export async function buildPage(outDir: string): Promise<void> {
     resolve: {
       alias: {
         '@taskwire/react': here('../../src/index.ts'),
+        '@taskwire/client/share': here('../../../client/src/share-entry.ts'),
         '@taskwire/client': here('../../../client/src/index.ts'),
         '@taskwire/protocol': here('../../../protocol/src/index.ts'),
       },
