@@ -20,6 +20,11 @@ const task = (version: number): Task => ({
   updatedAt: '2026-01-01T00:00:00.000Z',
   startedAt: null,
   finishedAt: null,
+  parentId: null,
+  batch: null,
+  children: null,
+  tags: [],
+  streams: {},
   version,
 });
 
