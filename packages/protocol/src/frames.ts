@@ -120,7 +120,15 @@ export interface WelcomeFrame {
   user: string;
   heartbeatMs: number;
   serverTime: number;
+  /** The protocol 1.1 additions this server supports (docs/protocol.md §8); absent on a 1.0 server. */
+  features?: Feature[];
 }
+
+/** The protocol 1.1 additions, named in `welcome.features`. */
+export type Feature = 'batches' | 'streams' | 'webhooks' | 'retention';
+
+/** What this version of taskwire serves of protocol 1.1. */
+export const FEATURES: readonly Feature[] = ['batches'];
 
 export interface SubscribeResult {
   channel: string;

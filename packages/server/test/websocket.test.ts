@@ -79,14 +79,23 @@ describe('WebSocket endpoint', () => {
     });
   });
 
-  it('sends the welcome frame exactly as docs/protocol.md §2', async () => {
+  it('sends the welcome frame exactly as docs/protocol.md §2, with the 1.1 features of §8', async () => {
     const c = await TestClient.connect(t.wsUrl);
     c.send({ op: 'auth', token: alice });
     const w = await c.next();
-    expect(Object.keys(w)).toEqual(['type', 'protocol', 'connectionId', 'user', 'heartbeatMs', 'serverTime']);
+    expect(Object.keys(w)).toEqual([
+      'type',
+      'protocol',
+      'connectionId',
+      'user',
+      'heartbeatMs',
+      'serverTime',
+      'features',
+    ]);
     expect(w).toMatchObject({
       type: 'welcome',
       protocol: 1,
+      features: ['batches'],
       user: 'alice',
       heartbeatMs: t.server.ctx.config.heartbeatMs,
     });

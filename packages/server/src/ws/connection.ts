@@ -16,6 +16,7 @@
  *   subscribe to replies `{}` (idempotent). A binary frame is a bad frame.
  */
 import {
+  FEATURES,
   PROTOCOL_VERSION,
   TaskwireError,
   isValidChannel,
@@ -278,6 +279,7 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
         user: principal.sub,
         heartbeatMs: this.deps.config.heartbeatMs,
         serverTime: Date.now(),
+        features: FEATURES,
       }),
     );
     if (this.currentState === 'open') this.scheduleExpiry();
