@@ -4,7 +4,7 @@
  * app's bundler would, @taskwire/protocol included, minified, then gzips the result.
  * Fails when @taskwire/client is over 8 kB (min+gzip), @taskwire/client/fallback
  * (the core with SSE and long-poll) over 10 kB, or @taskwire/client/share (the core
- * with tab sharing) over 13 kB. Uses rolldown, which vitest (through
+ * with tab sharing) over 14 kB. Uses rolldown, which vitest (through
  * vite) already installs; no extra dev dependency.
  *
  *   node packages/client/scripts/size.mjs
@@ -22,7 +22,7 @@ const BUDGETS = [
   // The core plus SSE and long-poll: what an app that imports createClient from here ships.
   { entry: '../dist/fallback-entry.js', name: '@taskwire/client/fallback', limit: 10 * 1024 },
   // The core plus tab sharing (the election, the leader's mux, the follower).
-  { entry: '../dist/share-entry.js', name: '@taskwire/client/share', limit: 13 * 1024 },
+  { entry: '../dist/share-entry.js', name: '@taskwire/client/share', limit: 14 * 1024 },
 ];
 
 let failed = false;

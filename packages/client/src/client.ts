@@ -10,7 +10,14 @@
  * task.release();
  * ```
  */
-import { taskChannel, userChannel, type PublishResult, type ServerFrame, type WelcomeFrame } from '@taskwire/protocol';
+import {
+  taskChannel,
+  userChannel,
+  type PublishResult,
+  type ServerFrame,
+  type StreamTextResult,
+  type WelcomeFrame,
+} from '@taskwire/protocol';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import {
   Connection,
@@ -191,7 +198,9 @@ export class TaskwireClient {
 
   /** A handle on one task (`task:<id>`). Release it when done. */
   task(id: string): TaskHandle {
-    return new TaskHandle(id, this.#acquire(taskChannel(id), 0), this.#drop);
+    return new TaskHandle(id, this.#acquire(taskChannel(id), 0), this.#drop, (task, stream) =>
+      this.#conn.request<StreamTextResult>({ op: 'stream', task, stream }),
+    );
   }
 
   /** A handle on any channel's events (`room:lobby`, `task:…`, `user:…`). */

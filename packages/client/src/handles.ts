@@ -16,6 +16,7 @@ import {
 import { Listeners } from './emitter.js';
 import { TaskwireClientError } from './errors.js';
 import type { ChannelNotice, Subscription, SubscriptionState } from './subscription.js';
+import { StreamHandle, type StreamReader } from './stream.js';
 import { isNewer } from './tasks.js';
 
 abstract class Handle<N> {
@@ -70,9 +71,24 @@ export class TaskHandle extends Handle<ChannelNotice> {
   #done: Promise<Task> | undefined;
   #settleDone: ((n: ChannelNotice | 'released') => void) | undefined;
 
-  constructor(id: string, sub: Subscription, drop: (sub: Subscription) => void) {
+  constructor(
+    id: string,
+    sub: Subscription,
+    drop: (sub: Subscription) => void,
+    private readonly reader?: StreamReader,
+  ) {
     super(sub, drop);
     this.id = id;
+  }
+
+  /**
+   * One of the task's streams (protocol 1.1), whole and live: `getSnapshot()` is
+   * `{text, chunks, done}`. Release it when done (the task handle is released apart).
+   */
+  stream(name = 'output'): StreamHandle {
+    const read: StreamReader =
+      this.reader ?? (() => Promise.reject(new TaskwireClientError('disconnected', 'no connection to read from')));
+    return new StreamHandle(this, name, read);
   }
 
   /** The current snapshot: undefined while loading, null while the task does not exist yet. */
@@ -164,7 +180,7 @@ class FeedState {
     const data = notice.event.data;
     if (!isTaskEventData(data)) return;
     if (data.kind === 'task.log') this.listeners.emit({ type: 'log', taskId: data.taskId, lines: data.lines });
-    else this.put(data.task);
+    else if (data.kind === 'task.created' || data.kind === 'task.updated') this.put(data.task);
   }
 
   private put(task: Task): void {

@@ -1,6 +1,7 @@
 /** @taskwire/client: one connection, recovery, task handles. No runtime dependencies. */
 export { createClient, TaskwireClient, type ClientOptions, type ClientEvents, type TransportExtras } from './client.js';
 export { TaskHandle, ChannelHandle, TasksHandle, type TasksNotice } from './handles.js';
+export { StreamHandle, type StreamState } from './stream.js';
 export type { ChannelNotice, SubscriptionState } from './subscription.js';
 export type { RetryEvent, StateEvent } from './connection.js';
 export { LocalCode, type ConnectionState } from './machine.js';

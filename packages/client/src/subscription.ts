@@ -183,7 +183,11 @@ export class Subscription {
       if (event.offset > pos.offset + 1) return this.#resubscribe(); // a gap: recover, never skip
     }
     this.#position = { epoch: event.epoch, offset: event.offset };
-    if (this.#isTask && isTaskEventData(event.data) && event.data.kind !== 'task.log') {
+    if (
+      this.#isTask &&
+      isTaskEventData(event.data) &&
+      (event.data.kind === 'task.created' || event.data.kind === 'task.updated')
+    ) {
       this.#applySnapshot(event.data.task);
     }
     this.listeners.emit({ type: 'event', event });

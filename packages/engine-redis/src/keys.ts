@@ -46,6 +46,11 @@ export class Keys {
     return pubsub.slice(head.length, -'}:ps'.length);
   }
 
+  /** The chunks of one of a task's streams (a list, in the task's slot). */
+  streamChunks(id: string, stream: string): string {
+    return `${this.prefix}:{task:${id}}:out:${stream}`;
+  }
+
   task(id: string): string {
     return `${this.prefix}:{task:${id}}:task`;
   }

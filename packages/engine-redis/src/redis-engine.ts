@@ -19,6 +19,9 @@ import type {
   ListTasksResult,
   PublishRequest,
   PublishResult,
+  StreamAppendRequest,
+  StreamAppendResult,
+  StreamText,
   StoredEvent,
   Unsubscribe,
 } from '@taskwire/server/engine';
@@ -29,6 +32,7 @@ import { Keys, listMember } from './keys.js';
 import { Broker, type Log } from './pubsub.js';
 import { pendingParents } from './pending-parents.js';
 import { scripts } from './scripts.js';
+import { appendStream, readSnapshot, readStream } from './streams.js';
 import { TaskIndex } from './task-index.js';
 
 export interface RedisEngineOptions {
@@ -139,8 +143,8 @@ export class RedisEngine implements Engine {
 
   getTask(id: string): Promise<Task | null> {
     return this.guard('getTask', async () => {
-      const raw = await this.conn.client.hget(this.keys.task(id), 'json');
-      return raw === null ? null : withTaskDefaults(JSON.parse(raw) as Task);
+      const [json, streams] = await this.conn.client.hmget(this.keys.task(id), 'json', 'streams');
+      return readSnapshot(json ?? null, streams);
     });
   }
 
@@ -150,6 +154,14 @@ export class RedisEngine implements Engine {
 
   children(parentId: string): Promise<Task[]> {
     return this.guard('children', () => this.index.children(parentId));
+  }
+
+  appendStream(req: StreamAppendRequest): Promise<StreamAppendResult> {
+    return this.guard('appendStream', () => appendStream(this.conn.client, this.keys, this.settings, req));
+  }
+
+  readStream(taskId: string, stream: string): Promise<StreamText> {
+    return this.guard('readStream', () => readStream(this.conn.client, this.keys, taskId, stream));
   }
 
   /** Parent marks in the `{idx}` slot (see pending-parents.ts). */
@@ -172,7 +184,7 @@ export class RedisEngine implements Engine {
         if (typeof first === 'string') return { ok: false, reason: 'duplicate', taskId: first };
       }
       try {
-        if (req.expectedVersion === 0) await this.indexMembership(task);
+        if (req.expectedVersion === 0) await this.index.addMembership(task);
         return await this.commitTask(req);
       } catch (err) {
         if (idem) await this.releaseCreateKey(idem.key, task.id);
@@ -256,20 +268,6 @@ export class RedisEngine implements Engine {
     this.deferred.clear();
     this.broker.clear();
     await this.conn.close();
-  }
-
-  /**
-   * A new task's entries in its parent's and its tags' indexes, written before its
-   * commit: a crash in between leaves an entry without its task (skipped when read),
-   * never a child its parent cannot find.
-   */
-  private async indexMembership(task: Task): Promise<void> {
-    const member = listMember(task.createdAt, task.id);
-    const writes: Array<Promise<unknown>> = task.tags.map((tag) =>
-      this.conn.client.zadd(this.keys.index.tag(tag), 0, member),
-    );
-    if (task.parentId !== null) writes.push(this.conn.client.zadd(this.keys.index.parent(task.parentId), 0, member));
-    await Promise.all(writes);
   }
 
   /** The task's slot first (commit.lua), then the derived writes in other slots (derived.ts). */

@@ -10,7 +10,7 @@ import type { Cluster, Redis } from 'ioredis';
 
 export type Client = Redis | Cluster;
 
-export type ScriptName = 'commit' | 'append' | 'history' | 'index' | 'clearMark';
+export type ScriptName = 'commit' | 'append' | 'history' | 'index' | 'clearMark' | 'stream';
 
 export class Script {
   readonly sha: string;
@@ -49,6 +49,7 @@ export function scripts(): Record<ScriptName, Script> {
       history: make('history'),
       index: make('index'),
       clearMark: new Script('clearMark', read('clear-mark.lua')),
+      stream: make('stream'),
     };
   }
   return loaded;

@@ -4,7 +4,9 @@
  * derived from the snapshots (applied just after a commit, see derived.ts), so every
  * answer is checked against the snapshot, which is the truth.
  */
-import { MAX_CHILDREN, withTaskDefaults, type Task } from '@taskwire/protocol';
+import { MAX_CHILDREN, type Task } from '@taskwire/protocol';
+import { listMember, type Keys } from './keys.js';
+import { readSnapshot } from './streams.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -12,7 +14,6 @@ import {
   type ListTasksResult,
   type SortKey,
 } from '@taskwire/server/engine';
-import type { Keys } from './keys.js';
 import type { Client } from './scripts.js';
 
 /** Index entries read per round trip while filtering. */
@@ -33,8 +34,8 @@ export class TaskIndex {
 
   /** Snapshots by id, in order (null for a missing one). One command each: ids live in different slots. */
   async snapshots(ids: readonly string[]): Promise<Array<Task | null>> {
-    const raw = await Promise.all(ids.map((id) => this.client.hget(this.keys.task(id), 'json')));
-    return raw.map((json) => (json === null ? null : withTaskDefaults(JSON.parse(json) as Task)));
+    const raw = await Promise.all(ids.map((id) => this.client.hmget(this.keys.task(id), 'json', 'streams')));
+    return raw.map(([json, streams]) => readSnapshot(json ?? null, streams));
   }
 
   async list(req: ListTasksRequest): Promise<ListTasksResult> {
@@ -72,6 +73,20 @@ export class TaskIndex {
     }
   }
 
+  /**
+   * A new task's entries in its parent's and its tags' indexes, written before its
+   * commit: a crash in between leaves an entry without its task (skipped when read),
+   * never a child its parent cannot find.
+   */
+  async addMembership(task: Task): Promise<void> {
+    const member = listMember(task.createdAt, task.id);
+    const writes: Array<Promise<unknown>> = task.tags.map((tag) =>
+      this.client.zadd(this.keys.index.tag(tag), 0, member),
+    );
+    if (task.parentId !== null) writes.push(this.client.zadd(this.keys.index.parent(task.parentId), 0, member));
+    await Promise.all(writes);
+  }
+
   /** Every child of a parent, from its index (an entry whose task is missing or has another parent is skipped). */
   async children(parentId: string): Promise<Task[]> {
     const members = await this.client.zrange(this.keys.index.parent(parentId), '0', String(MAX_CHILDREN - 1));
@@ -89,10 +104,13 @@ export class TaskIndex {
     const out: Task[] = [];
     for (let round = 0, offset = 0; out.length < want && round < MAX_STALL_ROUNDS; round++) {
       const ids = await this.client.zrangebyscore(this.keys.index.stalls, '-inf', now, 'LIMIT', offset, BATCH);
-      const rows = await Promise.all(ids.map((id) => this.client.hmget(this.keys.task(id), 'json', 'stallAt')));
-      for (const [json, stallAt] of rows) {
+      const rows = await Promise.all(
+        ids.map((id) => this.client.hmget(this.keys.task(id), 'json', 'stallAt', 'streams')),
+      );
+      for (const [json, stallAt, streams] of rows) {
         if (out.length === want) break;
-        if (json && stallAt && Number(stallAt) <= now) out.push(withTaskDefaults(JSON.parse(json) as Task));
+        const task = json && stallAt && Number(stallAt) <= now ? readSnapshot(json, streams) : null;
+        if (task) out.push(task);
       }
       if (ids.length < BATCH) break;
       offset += ids.length;

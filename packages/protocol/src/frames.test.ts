@@ -11,6 +11,8 @@ const VALID: ClientFrame[] = [
   { op: 'publish', id: 6, channel: 'room:lobby', data: null },
   { op: 'ping', id: 0 },
   { op: 'refresh', id: 7, token: 't' },
+  { op: 'stream', id: 8, task: 'build-42' },
+  { op: 'stream', id: 9, task: 'build-42', stream: 'log' },
 ];
 
 function rejected(text: string): { id: number | undefined; op: string | undefined; message: string } {

@@ -34,6 +34,13 @@ export const PublishFrame = Type.Object({
   idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
 });
 export const PingFrame = Type.Object({ op: Type.Literal('ping'), id: RequestId });
+/** Protocol 1.1: a task stream's whole text so far (the permission of subscribing to `task:<task>`). */
+export const StreamFrame = Type.Object({
+  op: Type.Literal('stream'),
+  id: RequestId,
+  task: Type.String({ minLength: 1, maxLength: 128 }),
+  stream: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+});
 export const RefreshFrame = Type.Object({ op: Type.Literal('refresh'), id: RequestId, token: Token });
 
 export type AuthFrame = Static<typeof AuthFrame>;
@@ -42,7 +49,9 @@ export type UnsubscribeFrame = Static<typeof UnsubscribeFrame>;
 export type PublishFrame = Static<typeof PublishFrame>;
 export type PingFrame = Static<typeof PingFrame>;
 export type RefreshFrame = Static<typeof RefreshFrame>;
-export type ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | PingFrame | RefreshFrame;
+export type StreamFrame = Static<typeof StreamFrame>;
+export type ClientFrame =
+  AuthFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | PingFrame | RefreshFrame | StreamFrame;
 export type ClientOp = ClientFrame['op'];
 
 const SCHEMAS = {
@@ -52,6 +61,7 @@ const SCHEMAS = {
   publish: PublishFrame,
   ping: PingFrame,
   refresh: RefreshFrame,
+  stream: StreamFrame,
 } satisfies Record<ClientOp, TSchema>;
 
 export const CLIENT_OPS = Object.keys(SCHEMAS) as ClientOp[];
@@ -128,7 +138,7 @@ export interface WelcomeFrame {
 export type Feature = 'batches' | 'streams' | 'webhooks' | 'retention';
 
 /** What this version of taskwire serves of protocol 1.1. */
-export const FEATURES: readonly Feature[] = ['batches'];
+export const FEATURES: readonly Feature[] = ['batches', 'streams'];
 
 export interface SubscribeResult {
   channel: string;
@@ -146,8 +156,15 @@ export interface PublishResult {
   offset: number;
 }
 
+/** The reply to `stream`, and `GET /tasks/:id/streams/:stream`. */
+export interface StreamTextResult {
+  stream: string;
+  text: string;
+  chunks: number;
+}
+
 export type ReplyFrame =
-  | { type: 'reply'; id: number; result: SubscribeResult | PublishResult | Record<string, never> }
+  | { type: 'reply'; id: number; result: SubscribeResult | PublishResult | StreamTextResult | Record<string, never> }
   | { type: 'reply'; id: number; error: ErrorBody };
 
 export interface EventFrame {

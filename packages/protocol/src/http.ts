@@ -175,6 +175,31 @@ export const PublishBody = Type.Object(
 export type PublishBody = Static<typeof PublishBody>;
 
 export const TaskIdParams = Type.Object({ id: Id });
+export const StreamParams = Type.Object({ id: Id, stream: Id });
+
+/** `POST /tasks/:id/stream`: one chunk of a stream (`output` when not named). */
+export const StreamBody = Type.Object(
+  {
+    text: Type.Refine(
+      Type.String({ minLength: 1, description: `1 character to ${LIMITS.streamChunkBytes / 1024} KiB of UTF-8.` }),
+      (text) => utf8Length(text) <= LIMITS.streamChunkBytes,
+      () => `must be at most ${LIMITS.streamChunkBytes} bytes of UTF-8`,
+    ),
+    stream: Type.Optional(Id),
+    index: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'The chunk\u2019s number, for safe retries: a chunk whose index the stream already has is not appended again; a later one is 409.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type StreamBody = Static<typeof StreamBody>;
+
+export const StreamAppendResponse = Type.Object({ stream: Type.String(), chunks: Type.Integer() });
+export const StreamTextResponse = Type.Object({ stream: Type.String(), text: Type.String(), chunks: Type.Integer() });
 export const ChannelParams = Type.Object({ channel: Type.String({ pattern: CHANNEL_PATTERN }) });
 
 export const ListTasksQuery = Type.Object(

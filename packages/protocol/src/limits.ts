@@ -28,6 +28,10 @@ export const LIMITS = {
   historyDefault: 100,
   /** Tags per task. */
   tags: 10,
+  /** One stream chunk: at most 64 KiB of UTF-8 (and at least one character). */
+  streamChunkBytes: 64 * 1024,
+  /** Streams per task. */
+  streamsPerTask: 8,
   /** Default max stall timeout a task may ask for: 7 days. */
   maxStallTimeoutMs: 7 * 24 * 3600 * 1000,
 } as const;

@@ -118,12 +118,22 @@ export function withTaskDefaults(task: Task): Task {
 export type TaskEventData =
   | { kind: 'task.created'; task: Task }
   | { kind: 'task.updated'; task: Task }
-  | { kind: 'task.log'; taskId: string; lines: string[] };
+  | { kind: 'task.log'; taskId: string; lines: string[] }
+  /** One chunk of a task's stream (protocol 1.1 §8): `index` is its 0-based number in the stream. */
+  | { kind: 'task.stream'; taskId: string; stream: string; index: number; text: string };
+
+/** The events that carry a snapshot. */
+export type TaskSnapshotEvent = Extract<TaskEventData, { task: Task }>;
+
+/** True for `task.created` and `task.updated`: the events that carry the task's snapshot. */
+export function isSnapshotEvent(data: TaskEventData): data is TaskSnapshotEvent {
+  return data.kind === 'task.created' || data.kind === 'task.updated';
+}
 
 export function isTaskEventData(data: unknown): data is TaskEventData {
   if (typeof data !== 'object' || data === null) return false;
   const kind = (data as { kind?: unknown }).kind;
-  return kind === 'task.created' || kind === 'task.updated' || kind === 'task.log';
+  return kind === 'task.created' || kind === 'task.updated' || kind === 'task.log' || kind === 'task.stream';
 }
 
 /**

@@ -8,6 +8,7 @@ import { openFeed } from './feed.js';
 import { withInitial } from './initial.js';
 import { useTaskwireClient } from './provider.js';
 import { useHandleStore } from './store.js';
+import { openStream } from './stream.js';
 
 interface Subscribed {
   /** `subscribing` until the server answers; `unsubscribed` with `error` if it refused (not_found, forbidden). */
@@ -23,6 +24,14 @@ export interface TaskState extends Subscribed {
 export interface TasksState extends Subscribed {
   /** The user's tasks, newest update first. */
   tasks: readonly Task[];
+}
+
+export interface TaskStreamState extends Subscribed {
+  /** Every chunk of the stream so far, in order ('' while loading). */
+  text: string;
+  chunks: number;
+  /** The task has ended and the stream is complete. */
+  done: boolean;
 }
 
 export interface ChannelState extends Subscribed {
@@ -57,6 +66,23 @@ export function useTask(id: string | null | undefined, options?: TaskOptions): T
     () => (id ? client.task(id) : undefined),
     (h) => ({ task: withInitial(id, h?.snapshot, initial), ...subState(h, !!id) }),
     [client, id],
+  );
+}
+
+/**
+ * One of a task's streams (protocol 1.1), whole and live: the text from its first
+ * chunk, whenever the component mounts, with no chunk lost or doubled across
+ * reconnects. Components on the same task share one server subscription.
+ */
+export function useTaskStream(id: string | null | undefined, name = 'output'): TaskStreamState {
+  const client = useTaskwireClient();
+  return useHandleStore(
+    () => (id ? openStream(client, id, name) : undefined),
+    (h) => {
+      const s = h?.stream.getSnapshot();
+      return { text: s?.text ?? '', chunks: s?.chunks ?? 0, done: s?.done ?? false, ...subState(h?.task, !!id) };
+    },
+    [client, id, name],
   );
 }
 

@@ -5,8 +5,10 @@ export {
   useTasks,
   useChannel,
   useConnectionState,
+  useTaskStream,
   type TaskState,
   type TaskOptions,
+  type TaskStreamState,
   type TasksState,
   type ChannelState,
 } from './hooks.js';

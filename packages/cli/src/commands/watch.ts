@@ -27,6 +27,8 @@ Options:
   --until-idle            with user:<id>: exit once none of the user's tasks is queued,
                           running or awaiting approval
   --logs                  with a task id: print its log lines too
+  --stream <name>         with a task id: the stream printed as it grows (default output)
+  --no-stream             with a task id: print no stream
   --plain                 plain lines even on a terminal
   --connect-timeout <d>   give up if the first connection is not up in time (default 15s)
   -h, --help              this help
@@ -60,6 +62,8 @@ export const watchCommand: Command & {
         [SECRET_FLAG.slice(2)]: { type: 'string' },
         'until-idle': { type: 'boolean' },
         logs: { type: 'boolean' },
+        stream: { type: 'string' },
+        'no-stream': { type: 'boolean' },
         plain: { type: 'boolean' },
         'connect-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -82,6 +86,9 @@ export const watchCommand: Command & {
     if (values.logs === true && user !== undefined)
       throw new UsageError('--logs needs a task id (user channels carry no logs)');
     const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+    const streamName = values['no-stream'] === true ? null : (str(values.stream) ?? 'output');
+    if (streamName !== null && !isValidId(streamName))
+      throw new UsageError(`${JSON.stringify(streamName)} is not a stream name`);
     const where = endpoints(str(values.url) ?? io.env.TASKWIRE_URL);
     const creds = credentials(
       str(values.token) ?? io.env.TASKWIRE_TOKEN,
@@ -103,6 +110,6 @@ export const watchCommand: Command & {
     });
     return user !== undefined
       ? watchUser(session, user, { untilIdle: values['until-idle'] === true })
-      : watchTask(session, target, { logs: values.logs === true });
+      : watchTask(session, target, { logs: values.logs === true, stream: streamName });
   },
 };

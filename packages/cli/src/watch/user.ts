@@ -5,7 +5,7 @@
  * until Ctrl-C; with `untilIdle`, ends when no task is queued, running or awaiting
  * approval: 0 if none of the tasks seen failed or was cancelled, else 1.
  */
-import { isTaskEventData, type Task, type TaskStatus } from '@taskwire/protocol';
+import { isSnapshotEvent, isTaskEventData, type Task, type TaskStatus } from '@taskwire/protocol';
 import { ApiFailure, EXIT, refusalCode, type Session } from './session.js';
 
 const ACTIVE: readonly TaskStatus[] = ['queued', 'running', 'awaiting_approval'];
@@ -67,7 +67,7 @@ export function watchUser(session: Session, user: string, opts: { untilIdle: boo
     if (session.ended) return;
     if (n.type === 'event') {
       const data = n.event.data;
-      if (isTaskEventData(data) && data.kind !== 'task.log') {
+      if (isTaskEventData(data) && isSnapshotEvent(data)) {
         put(data.task);
         checkIdle();
       }

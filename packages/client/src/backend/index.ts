@@ -26,6 +26,7 @@ import {
   type EventFrame,
   type JsonValue,
   type PublishResult,
+  type StreamTextResult,
   type Task,
   type TaskError,
   type UpdateTaskBody,
@@ -77,6 +78,8 @@ const LONG_POLL_S = 25;
 
 export class TaskwireBackend {
   readonly #http: HttpOptions;
+  /** The next chunk index of each stream this client wrote (task id, stream), for retry-safe appends. */
+  readonly #nextChunk = new Map<string, number>();
 
   constructor(opts: BackendOptions) {
     const base = opts.url.replace(/\/+$/, '');
@@ -119,6 +122,32 @@ export class TaskwireBackend {
 
   log(id: string, ...lines: string[]): Promise<void> {
     return call<void>(this.#http, 'POST', `/tasks/${enc(id)}/logs`, { lines });
+  }
+
+  /**
+   * Append `text` to one of the task's streams (`output` by default): a chunk of its
+   * output, shown live to every subscriber (protocol 1.1). Each chunk carries its index,
+   * so a retry after a lost answer never appends it twice; the first chunk of a stream
+   * in this process reads the stream's count first. Resolves with the count after it.
+   */
+  async stream(id: string, text: string, name = 'output'): Promise<{ stream: string; chunks: number }> {
+    const key = `${id}\n${name}`;
+    let index = this.#nextChunk.get(key);
+    if (index === undefined) index = (await this.readStream(id, name)).chunks;
+    const answer = await call<{ stream: string; chunks: number }>(this.#http, 'POST', `/tasks/${enc(id)}/stream`, {
+      text,
+      stream: name,
+      index,
+    });
+    this.#nextChunk.delete(key); // re-inserted last: the map keeps the most recent streams
+    this.#nextChunk.set(key, answer.chunks);
+    if (this.#nextChunk.size > 1000) this.#nextChunk.delete(this.#nextChunk.keys().next().value as string);
+    return answer;
+  }
+
+  /** A stream's whole text so far. */
+  readStream(id: string, name = 'output'): Promise<StreamTextResult> {
+    return call<StreamTextResult>(this.#http, 'GET', `/tasks/${enc(id)}/streams/${enc(name)}`);
   }
 
   askApproval(id: string, prompt: string, options?: string[]): Promise<Task> {

@@ -92,7 +92,9 @@ export function newest(held: Task | null | undefined, next: Task | null | undefi
 
 export function eventTask(event: EventFrame): Task | undefined {
   const data = event.data;
-  return isTaskEventData(data) && data.kind !== 'task.log' ? data.task : undefined;
+  return isTaskEventData(data) && (data.kind === 'task.created' || data.kind === 'task.updated')
+    ? data.task
+    : undefined;
 }
 
 /** The answer the cache gives `req`, exactly what the server would say; undefined if it cannot. */

@@ -126,7 +126,7 @@ export class Follower {
     if (
       !leader ||
       !this.#connected ||
-      (frame.op !== 'subscribe' && frame.op !== 'unsubscribe' && frame.op !== 'publish')
+      (frame.op !== 'subscribe' && frame.op !== 'unsubscribe' && frame.op !== 'publish' && frame.op !== 'stream')
     ) {
       return settle({ ok: false, error: new TaskwireClientError('disconnected', 'not connected') });
     }

@@ -30,7 +30,8 @@ export type WireOutcome = { ok: true; result: unknown } | { ok: false; error: Wi
 export type TabRequestFrame =
   | { op: 'subscribe'; channel: string; since?: Position; history?: number }
   | { op: 'unsubscribe'; channel: string }
-  | { op: 'publish'; channel: string; data: unknown; idempotencyKey?: string };
+  | { op: 'publish'; channel: string; data: unknown; idempotencyKey?: string }
+  | { op: 'stream'; task: string; stream?: string };
 
 /** Leader → every tab. */
 export type LeaderMessage =

@@ -203,6 +203,14 @@ export function emulated(url: string, h: TransportHandlers, fetchImpl: FetchLike
                 ? reply(f.id, a.body as object)
                 : link.frame({ type: 'reply', id: f.id, error: errorOf(a) }),
             );
+        case 'stream':
+          return void link
+            .call('GET', `/tasks/${encodeURIComponent(f.task)}/streams/${encodeURIComponent(f.stream ?? 'output')}`)
+            .then((a) =>
+              a.status === 200
+                ? reply(f.id, a.body as object)
+                : link.frame({ type: 'reply', id: f.id, error: errorOf(a) }),
+            );
         case 'subscribe':
           subs.get(f.channel)?.();
           subs.set(f.channel, how.open(link, f));

@@ -100,7 +100,10 @@ export async function createRuntime(options: TaskwireOptions = {}): Promise<Runt
     historySize: config.historySize,
     onFirstWrite: (time) => metrics.observeDeliveryLatency(time),
   });
-  const tasks = createTaskService(engine, { logger: logger.child({ component: 'tasks' }) });
+  const tasks = createTaskService(engine, {
+    logger: logger.child({ component: 'tasks' }),
+    streamMaxBytes: config.streamMaxBytes,
+  });
   const auth = instrumentAuthenticator(createAuthenticator(config, engine), metrics);
   tasks.start(config.stallSweepMs);
   const channels = new ChannelService({

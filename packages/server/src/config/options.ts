@@ -225,6 +225,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Age after which channel events are trimmed, ms.',
   },
   {
+    key: 'streamMaxBytes',
+    flag: '--stream-max-bytes',
+    env: 'TASKWIRE_STREAM_MAX_BYTES',
+    type: int(1 * KiB, 1024 * MiB),
+    default: 1 * MiB,
+    description: 'Most UTF-8 bytes one task stream may hold; a chunk over it is refused with 400.',
+  },
+  {
     key: 'recoveryLimit',
     flag: '--recovery-limit',
     env: 'TASKWIRE_RECOVERY_LIMIT',

@@ -29,6 +29,8 @@ export interface ServerConfig {
   sendBufferBytes: number;
   historySize: number; // 1000 events per channel
   historyTtlMs: number; // 24 h
+  /** Bytes one task stream may hold (1 MiB). */
+  streamMaxBytes: number;
   recoveryLimit: number; // 500
   clockLeewaySec: number; // 5
   stallSweepMs: number; // 1000

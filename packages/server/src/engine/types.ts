@@ -4,7 +4,7 @@
  * It holds no task semantics: reduce() in @taskwire/protocol decides what a
  * change means; the engine stores the result atomically.
  */
-import type { Position, Task, TaskStatus } from '@taskwire/protocol';
+import type { Position, StreamSummary, Task, TaskStatus } from '@taskwire/protocol';
 
 export type { Position };
 
@@ -102,6 +102,36 @@ export interface ListTasksResult {
   nextCursor: string | null;
 }
 
+/**
+ * One chunk appended to a task's stream (protocol 1.1 §8). The engine owns the
+ * snapshot's `streams` summary: it updates it with the chunk, without changing the
+ * task's `version`, atomically with the chunk, its event and the stall deadline.
+ */
+export interface StreamAppendRequest {
+  taskId: string;
+  stream: string;
+  /** The stream's chunk count the caller read (0 for a new stream): another append since → `conflict`. */
+  index: number;
+  text: string;
+  /** The chunk's event on `task:<id>` (kind `task.stream`); `json`, when given, is its data's JSON. */
+  event: { channel: string; data: unknown; json?: string };
+  /** The task's stall deadline from now on (an append is activity). */
+  stallAt: number | null;
+  /** Refused, nothing stored: the stream would hold more than `maxBytes` (UTF-8), or it is new and the task has `maxStreams`. */
+  maxBytes: number;
+  maxStreams: number;
+}
+
+export type StreamAppendResult =
+  | { ok: true; event: StoredEvent; summary: StreamSummary }
+  | { ok: false; reason: 'conflict' | 'not_found' | 'too_large' | 'too_many' };
+
+/** A stream's whole text so far, and its chunk count. */
+export interface StreamText {
+  text: string;
+  chunks: number;
+}
+
 export type EventListener = (event: StoredEvent) => void;
 export type Unsubscribe = () => Promise<void>;
 
@@ -118,6 +148,7 @@ export interface SyncTaskStore {
   commitAll(reqs: readonly CommitRequest[]): CommitResult;
   /** Every direct child of a task, as `Engine.children`. */
   children(parentId: string): Task[];
+  appendStream(req: StreamAppendRequest): StreamAppendResult;
 }
 
 /**
@@ -150,6 +181,10 @@ export interface Engine {
   children(parentId: string): Promise<Task[]>;
   /** Atomic: compare-and-set on version, snapshot, events, stall deadline, idempotency key. */
   commit(req: CommitRequest): Promise<CommitResult>;
+  /** Append one chunk to a task's stream (see StreamAppendRequest). */
+  appendStream(req: StreamAppendRequest): Promise<StreamAppendResult>;
+  /** Every chunk of a task's stream so far, joined; `{text: '', chunks: 0}` for a stream never written. */
+  readStream(taskId: string, stream: string): Promise<StreamText>;
   /** The task id a create idempotency key maps to, if it is still known. */
   lookupIdempotency(key: string): Promise<string | null>;
   /** Append one event to a plain channel's log (idempotent with a key). */

@@ -12,6 +12,10 @@ import {
   LIMITS,
   ListTasksQuery,
   LogsBody,
+  StreamAppendResponse,
+  StreamBody,
+  StreamParams,
+  StreamTextResponse,
   TaskIdParams,
   TaskwireError,
   UpdateTaskBody,
@@ -82,6 +86,38 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
   app.post('/tasks/:id/logs', { schema: logsSchema }, async (req) => {
     requireApiKey(req);
     return tasks.appendLogs(req.params.id, req.body.lines);
+  });
+
+  const streamSchema = {
+    summary: 'Append a chunk to a task stream (backend)',
+    description:
+      'Appends `text` (1 character to 64 KiB) to the named stream (`output` by default; at most 8 streams per task, each at most --stream-max-bytes) and publishes one `task.stream` event on `task:<id>` with its 0-based `index`. The snapshot’s `streams` summary follows; its `version` does not change. 409 on a task that has ended.',
+    tags: TAGS,
+    security: SECURITY.backend,
+    params: TaskIdParams,
+    body: StreamBody,
+    response: {
+      200: jsonResponse('The stream and its chunk count after this one.', StreamAppendResponse),
+      ...errorResponses(400, 401, 403, 404, 409, 413),
+    },
+  };
+  app.post('/tasks/:id/stream', { schema: streamSchema }, async (req) => {
+    requireApiKey(req);
+    return tasks.appendStream(req.params.id, req.body.text, req.body.stream, req.body.index);
+  });
+
+  const readStreamSchema = {
+    summary: 'Read a task stream: every chunk so far, joined',
+    description:
+      'Same permissions as GET /tasks/{id}. A stream never written answers `{"text": "", "chunks": 0}`. With the `task.stream` events after its `chunks`, a client has the whole text with nothing lost or doubled.',
+    tags: TAGS,
+    security: SECURITY.client,
+    params: StreamParams,
+    response: { 200: jsonResponse('The stream’s text.', StreamTextResponse), ...errorResponses(400, 401, 404) },
+  };
+  app.get('/tasks/:id/streams/:stream', { schema: readStreamSchema }, async (req) => {
+    await readable(requirePrincipal(req), req.params.id);
+    return tasks.readStream(req.params.id, req.params.stream);
   });
 
   const approvalSchema = {

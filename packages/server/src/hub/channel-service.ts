@@ -14,9 +14,11 @@ import {
   TaskwireError,
   jsonByteLength,
   parseChannel,
+  taskChannel,
   tooDeepMessage,
   valueTooDeep,
   type Position,
+  type StreamTextResult,
   type SubscribeResult,
   type Task,
 } from '@taskwire/protocol';
@@ -31,7 +33,7 @@ type EndInfo = Parameters<Subscriber['ended']>[1];
 
 export interface ChannelServiceOptions {
   hub: Hub;
-  engine: Pick<Engine, 'publish' | 'history'>;
+  engine: Pick<Engine, 'publish' | 'history' | 'readStream'>;
   /** The task of a `task:` channel, for its owner check. */
   getTask(id: string): Promise<Task | null>;
   limits: BudgetLimits & {
@@ -154,6 +156,17 @@ export class ChannelService {
     await this.authorize(p, channel);
     try {
       return await this.engine.history(channel, { ...req, limit: Math.min(req.limit, this.historySize) });
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  /** A task stream's whole text so far, with the permission of subscribing to `task:<id>`. */
+  async readStream(p: Principal, taskId: string, stream: string): Promise<StreamTextResult> {
+    await this.authorize(p, taskChannel(taskId));
+    try {
+      const { text, chunks } = await this.engine.readStream(taskId, stream);
+      return { stream, text, chunks };
     } catch (err) {
       throw this.failure(err);
     }

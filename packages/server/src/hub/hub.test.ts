@@ -35,6 +35,8 @@ function wrap(base: MemoryEngine, over: Partial<Pick<Engine, 'subscribe' | 'hist
     getTask: over.getTask ?? ((id) => base.getTask(id)),
     listTasks: (r) => base.listTasks(r),
     children: (p) => base.children(p),
+    appendStream: (r) => base.appendStream(r),
+    readStream: (id, s) => base.readStream(id, s),
     commit: (r) => base.commit(r),
     lookupIdempotency: (k) => base.lookupIdempotency(k),
     publish: (r) => base.publish(r),

@@ -13,13 +13,13 @@
  * (the Hub observes the delivery latency). Methods are plain properties, so a test
  * may still replace one (`engine.ping = …`).
  */
-import type { CommitRequest, CommitResult, Engine } from '../engine/types.js';
+import type { CommitRequest, CommitResult, Engine, StreamAppendRequest } from '../engine/types.js';
 import { TaskwireError } from '@taskwire/protocol';
 import { attempt } from '../util/attempt.js';
 import type { Metrics } from './metrics.js';
 
 /** Operations that write: their outcome is the engine's write health (/readyz, `taskwire_engine_writes_failing`). */
-const WRITES = new Set(['commit', 'publish', 'claim', 'ping']);
+const WRITES = new Set(['commit', 'publish', 'claim', 'ping', 'appendStream']);
 
 /** A failure of the storage itself (not a contract answer such as `conflict` or `bad_request`). */
 function storageFailed(err: unknown): boolean {
@@ -70,6 +70,8 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
     getTask: timer('getTask'),
     listTasks: timer('listTasks'),
     children: timer('children'),
+    appendStream: timer('appendStream'),
+    readStream: timer('readStream'),
     commit: timer('commit'),
     lookupIdempotency: timer('lookupIdempotency'),
     publish: timer('publish'),
@@ -115,6 +117,7 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
             commit: (req: CommitRequest) => counted(syncCommit(req)),
             commitAll: (reqs: readonly CommitRequest[]) => counted(syncCommitAll(reqs)),
             children: timedSync('children', (id: string) => sync.children(id)),
+            appendStream: timedSync('appendStream', (req: StreamAppendRequest) => sync.appendStream(req)),
           },
         }
       : {}),
@@ -122,6 +125,8 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
     getTask: (id) => t.getTask(() => engine.getTask(id)),
     listTasks: (req) => t.listTasks(() => engine.listTasks(req)),
     children: (parentId) => t.children(() => engine.children(parentId)),
+    appendStream: (req) => t.appendStream(() => engine.appendStream(req)),
+    readStream: (taskId, stream) => t.readStream(() => engine.readStream(taskId, stream)),
     ...(engine.pendingParents ? { pendingParents: engine.pendingParents } : {}),
     commit: (req) => t.commit(() => engine.commit(req)).then(counted),
     lookupIdempotency: (key) => t.lookupIdempotency(() => engine.lookupIdempotency(key)),

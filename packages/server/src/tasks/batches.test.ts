@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { countChildren, progressOfChildren, type Task, type TaskEventData } from '@taskwire/protocol';
+import { countChildren, isSnapshotEvent, progressOfChildren, type Task, type TaskEventData } from '@taskwire/protocol';
 import { createTaskService } from './service.js';
 import { asyncOnly, cleanup, events, logger, rejectsWith, setup } from '../../test/helpers/task-service.js';
 import type { TaskService } from './types.js';
@@ -31,7 +31,7 @@ describe('task service: batches', () => {
     expect(parent).toMatchObject({ batch: { progressFrom: 'children' }, progress: 75, status: 'queued' });
     // One task.updated per parent change, each after the child's own event, on the same channels.
     const feed = (await events(engine, 'user:alice')).map((e) => e.data as TaskEventData);
-    const order = feed.map((d) => (d.kind === 'task.log' ? '' : `${d.task.id}@${d.task.version}`));
+    const order = feed.map((d) => (isSnapshotEvent(d) ? `${d.task.id}@${d.task.version}` : ''));
     expect(order).toEqual([
       'roadmap@1',
       'page-1@1',

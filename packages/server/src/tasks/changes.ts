@@ -99,7 +99,7 @@ export class Changes {
    * The first change of a task runs at once; later ones wait in its queue, each
    * started when the one before it settles.
    */
-  private serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  serialized<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const waiting = this.queues.get(id);
     if (!waiting) {
       this.queues.set(id, []);

@@ -19,9 +19,10 @@ import {
   type TaskChange,
   type TaskEventData,
 } from '@taskwire/protocol';
-import { TUNING } from '../config/options.js';
+import { TUNING, defaultOf } from '../config/options.js';
 import { Batches } from './batches.js';
 import { Changes } from './changes.js';
+import { Streams } from './streams.js';
 import { snapshotEvents, stallAtOf, viaEngine } from './commits.js';
 import { newTaskId } from '../util/random-id.js';
 import type { Engine } from '../engine/types.js';
@@ -37,6 +38,8 @@ export interface TaskServiceOptions {
   maxAttempts?: number;
   /** Tasks fetched per dueStalls call during a sweep (default `TUNING.stallSweepBatch`). */
   sweepBatch?: number;
+  /** Bytes one stream may hold (default: the `--stream-max-bytes` default). */
+  streamMaxBytes?: number;
 }
 
 function validateLines(lines: string[]): string[] {
@@ -53,6 +56,7 @@ class DefaultTaskService implements TaskService {
   private readonly sweepBatch: number;
   private readonly batches: Batches;
   private readonly changes: Changes;
+  private readonly streams: Streams;
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
 
@@ -67,6 +71,8 @@ class DefaultTaskService implements TaskService {
     this.sweepBatch = opts.sweepBatch ?? TUNING.stallSweepBatch;
     this.batches = new Batches(engine, this.logger, this.now, this.maxAttempts);
     this.changes = new Changes(engine, this.batches, this.now, this.maxAttempts);
+    const streamMaxBytes = opts.streamMaxBytes ?? defaultOf('streamMaxBytes');
+    this.streams = new Streams(engine, this.changes, this.now, this.maxAttempts, streamMaxBytes);
   }
 
   async create(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }> {
@@ -107,6 +113,14 @@ class DefaultTaskService implements TaskService {
     const valid = validateLines(lines);
     const data: TaskEventData = { kind: 'task.log', taskId: id, lines: valid };
     return await this.changes.apply(id, { type: 'activity' }, [{ channel: taskChannel(id), data }]);
+  }
+
+  appendStream(id: string, text: string, stream?: string, index?: number): Promise<{ stream: string; chunks: number }> {
+    return this.streams.append(id, text, stream, index);
+  }
+
+  readStream(id: string, stream: string): Promise<{ stream: string; text: string; chunks: number }> {
+    return this.streams.read(id, stream);
   }
 
   requestApproval(id: string, prompt: string, options?: string[]): Promise<Task> {

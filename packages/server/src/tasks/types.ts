@@ -17,6 +17,13 @@ export interface TaskService {
   create(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }>;
   update(id: string, input: UpdateTaskInput): Promise<Task>;
   appendLogs(id: string, lines: string[]): Promise<Task>;
+  /**
+   * Append a chunk to a task's stream (`output` when not named); the stream's chunk
+   * count after it. With `index`, a chunk the stream already has is not appended again.
+   */
+  appendStream(id: string, text: string, stream?: string, index?: number): Promise<{ stream: string; chunks: number }>;
+  /** A stream's whole text so far. Permission checks are the caller's. */
+  readStream(id: string, stream: string): Promise<{ stream: string; text: string; chunks: number }>;
   requestApproval(id: string, prompt: string, options?: string[]): Promise<Task>;
   decide(id: string, decision: Decision, comment: string | null | undefined, by: string): Promise<Task>;
   cancel(id: string): Promise<Task>;

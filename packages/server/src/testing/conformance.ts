@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe } from 'vitest';
 import type { Engine, EngineLimits } from '../engine/types.js';
 import { describeBatchConformance } from './conformance-batches.js';
 import { describeChannelConformance } from './conformance-channels.js';
+import { describeStreamConformance } from './conformance-streams.js';
 import { describeMiscConformance } from './conformance-misc.js';
 import { describeTaskConformance } from './conformance-tasks.js';
 
@@ -43,5 +44,6 @@ export function runEngineConformance(
     describeChannelConformance(engine);
     describeMiscConformance(engine, factory);
     describeBatchConformance(engine);
+    describeStreamConformance(engine);
   });
 }

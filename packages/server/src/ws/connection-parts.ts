@@ -2,7 +2,15 @@
  * Small parts of a Connection: why it closes (code, reason, error frame), its one
  * timer slot, and the bad-frame window.
  */
-import { CloseCode, type ErrorCode } from '@taskwire/protocol';
+import {
+  CloseCode,
+  FEATURES,
+  PROTOCOL_VERSION,
+  TaskwireError,
+  type ErrorCode,
+  type WelcomeFrame,
+} from '@taskwire/protocol';
+import type { Principal } from '../auth/types.js';
 
 /** A close: its code, the close reason (≤ 123 bytes) and, when set, the `error` frame sent first. */
 export interface CloseSpec {
@@ -64,4 +72,28 @@ export class BadFrameWindow {
     // After the write, the next slot holds the oldest of the last `limit` bad frames.
     return now - (ring[this.index] as number) < this.windowMs;
   }
+}
+
+/** A token counts as expired at `exp` + the clock leeway, as when it is verified; null: never. */
+export function expiryOf(p: Principal, leewaySec: number): number | null {
+  return p.expiresAt === null ? null : p.expiresAt + leewaySec * 1000;
+}
+
+/** The channel service answers only TaskwireErrors; anything else is a bug, answered `internal`. */
+export function internalError(cause: unknown): TaskwireError {
+  return new TaskwireError('internal', 'internal server error', { cause });
+}
+
+/** The `welcome` frame's text (docs/protocol.md §2; `features`: §8). */
+export function welcomeFrame(connectionId: string, user: string, heartbeatMs: number): string {
+  const welcome: WelcomeFrame = {
+    type: 'welcome',
+    protocol: PROTOCOL_VERSION,
+    connectionId,
+    user,
+    heartbeatMs,
+    serverTime: Date.now(),
+    features: [...FEATURES],
+  };
+  return JSON.stringify(welcome);
 }

@@ -35,7 +35,7 @@ export interface ConnectionDeps<S extends WireSocket = WireSocket> {
   /** Subscribe, publish and the user's connection slot: the path every transport shares. */
   readonly channels: Pick<
     ChannelService,
-    'subscribe' | 'activate' | 'unsubscribe' | 'release' | 'publish' | 'recheck' | 'budget'
+    'subscribe' | 'activate' | 'unsubscribe' | 'release' | 'publish' | 'readStream' | 'recheck' | 'budget'
   >;
   readonly auth: Pick<Authenticator, 'verifyToken' | 'redeemTicket'>;
   readonly logger: Logger;

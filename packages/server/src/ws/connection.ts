@@ -10,27 +10,33 @@
  * - One timer slot: the auth timeout, then the token expiry, then the close grace.
  * - Nothing is sent unless the socket is open; after every send, a send buffer over
  *   `sendBufferBytes` closes the connection with 4009 (slow consumer).
- * - Decision: subscribing to a channel this connection already subscribes to (or is
- *   subscribing to) is `bad_request` "already subscribed", as Centrifugo answers; the
- *   existing subscription is untouched. Unsubscribing from a channel it does not
- *   subscribe to replies `{}` (idempotent). A binary frame is a bad frame.
+ * - Decisions (docs/protocol.md §6): a second subscribe to one channel is `bad_request`
+ *   "already subscribed" (the first stays); unsubscribe is idempotent (`{}`); a binary
+ *   frame is a bad frame.
  */
 import {
-  FEATURES,
-  PROTOCOL_VERSION,
   TaskwireError,
   isValidChannel,
   parseClientFrame,
   type ErrorCode,
   type PublishFrame,
   type RefreshFrame,
+  type StreamFrame,
   type SubscribeFrame,
   type UnsubscribeFrame,
 } from '@taskwire/protocol';
 import { AuthError, type Principal } from '../auth/types.js';
 import type { EncodedEvent, Subscriber } from '../hub/types.js';
 import { SmallMap } from '../util/small-map.js';
-import { BadFrameWindow, CLOSE, TimerSlot, type CloseSpec } from './connection-parts.js';
+import {
+  BadFrameWindow,
+  CLOSE,
+  TimerSlot,
+  expiryOf,
+  internalError,
+  welcomeFrame,
+  type CloseSpec,
+} from './connection-parts.js';
 import { canSend, releasesResources, transition, type ConnectionState } from './connection-state.js';
 import type { ConnectionDeps, Credential, WireSocket } from './connection-types.js';
 
@@ -244,6 +250,8 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
         return this.publish(frame);
       case 'refresh':
         return this.refresh(frame);
+      case 'stream':
+        return this.readStream(frame);
     }
   }
 
@@ -271,23 +279,12 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
     }
     this.principal = principal;
     this.setState('open');
-    this.send(
-      JSON.stringify({
-        type: 'welcome',
-        protocol: PROTOCOL_VERSION,
-        connectionId: this.id,
-        user: principal.sub,
-        heartbeatMs: this.deps.config.heartbeatMs,
-        serverTime: Date.now(),
-        features: FEATURES,
-      }),
-    );
+    this.send(welcomeFrame(this.id, principal.sub, this.deps.config.heartbeatMs));
     if (this.currentState === 'open') this.scheduleExpiry();
   }
 
-  /** A token counts as expired at `exp` + the clock leeway, as when it is verified. */
   private expiryDeadline(p: Principal): number | null {
-    return p.expiresAt === null ? null : p.expiresAt + this.deps.config.clockLeewaySec * 1000;
+    return expiryOf(p, this.deps.config.clockLeewaySec);
   }
 
   private isExpired(p: Principal): boolean {
@@ -352,9 +349,19 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
   }
 
   private publish(f: PublishFrame): Promise<void> {
-    return this.deps.channels.publish(this.requirePrincipal(), f).then(
-      (at) => this.reply(f.id, `{"epoch":${JSON.stringify(at.epoch)},"offset":${at.offset}}`),
-      (err: unknown) => this.replyError(f.id, err instanceof TaskwireError ? err : internalError(err)),
+    const at = this.deps.channels.publish(this.requirePrincipal(), f);
+    return this.answer(f.id, at, (p) => `{"epoch":${JSON.stringify(p.epoch)},"offset":${p.offset}}`);
+  }
+
+  private readStream(f: StreamFrame): Promise<void> {
+    return this.answer(f.id, this.deps.channels.readStream(this.requirePrincipal(), f.task, f.stream ?? 'output'));
+  }
+
+  /** Reply with what `work` resolves to (as JSON), or with its error. */
+  private answer<T>(id: number, work: Promise<T>, json: (result: T) => string = JSON.stringify): Promise<void> {
+    return work.then(
+      (result) => this.reply(id, json(result)),
+      (err: unknown) => this.replyError(id, err instanceof TaskwireError ? err : internalError(err)),
     );
   }
 
@@ -390,9 +397,4 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
     }
     this.reply(f.id, EMPTY_RESULT);
   }
-}
-
-/** The channel service answers only TaskwireErrors; anything else is a bug, answered `internal`. */
-function internalError(cause: unknown): TaskwireError {
-  return new TaskwireError('internal', 'internal server error', { cause });
 }

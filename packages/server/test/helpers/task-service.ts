@@ -1,7 +1,7 @@
 /** What the task service's tests share: a memory engine on a fake clock, services on it, and readers of its channels. */
 import { expect } from 'vitest';
 import { pino } from 'pino';
-import { TaskwireError, type Task, type TaskEventData } from '@taskwire/protocol';
+import { TaskwireError, isSnapshotEvent, type Task, type TaskEventData } from '@taskwire/protocol';
 import { createMemoryEngine, type MemoryEngine } from '../../src/engine/memory/memory-engine.js';
 import type { Engine, StoredEvent } from '../../src/engine/types.js';
 import { createTaskService } from '../../src/tasks/service.js';
@@ -47,7 +47,7 @@ export async function events(engine: MemoryEngine, channel: string): Promise<Sto
 export async function kinds(engine: MemoryEngine, channel: string): Promise<Array<[string, number | null]>> {
   return (await events(engine, channel)).map((e) => {
     const data = e.data as TaskEventData;
-    return [data.kind, data.kind === 'task.log' ? null : data.task.version];
+    return [data.kind, isSnapshotEvent(data) ? data.task.version : null];
   });
 }
 

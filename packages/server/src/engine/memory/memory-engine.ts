@@ -11,6 +11,7 @@
 import { TaskwireError, freezeDeep, type Task } from '@taskwire/protocol';
 import { ChannelLog } from './channel-log.js';
 import { resolveEngineLimits } from '../limits.js';
+import { checkAppend } from '../streams.js';
 import { LocalFanout } from '../local-fanout.js';
 import { ExpiringMap } from './expiring-map.js';
 import { StallIndex } from './stall-index.js';
@@ -27,6 +28,9 @@ import {
   type ListTasksResult,
   type PublishRequest,
   type PublishResult,
+  type StreamAppendRequest,
+  type StreamAppendResult,
+  type StreamText,
   type StoredEvent,
   type SyncTaskStore,
   type Unsubscribe,
@@ -62,6 +66,8 @@ export class MemoryEngine implements Engine {
   private readonly order = new TaskList();
   /** Each parent's children. */
   private readonly childIds = new Map<string, Set<string>>();
+  /** Each task's streams: name → chunks. */
+  private readonly streams = new Map<string, Map<string, string[]>>();
   private readonly channels = new Map<string, ChannelLog>();
   private channelCursor: Iterator<ChannelLog> | null = null;
   /** Channels owed to the sweep by channel creation (see SWEEP_PER_NEW_CHANNEL). */
@@ -102,6 +108,10 @@ export class MemoryEngine implements Engine {
       this.alive();
       return this.childrenNow(parentId);
     },
+    appendStream: (req) => {
+      this.alive();
+      return this.appendStreamNow(req);
+    },
   };
 
   getTask(id: string): Promise<Task | null> {
@@ -127,6 +137,37 @@ export class MemoryEngine implements Engine {
     return this.run(() => this.childrenNow(parentId));
   }
 
+  appendStream(req: StreamAppendRequest): Promise<StreamAppendResult> {
+    return this.run(() => this.appendStreamNow(req));
+  }
+
+  readStream(taskId: string, stream: string): Promise<StreamText> {
+    return this.run(() => {
+      const chunks = this.streams.get(taskId)?.get(stream) ?? [];
+      return { text: chunks.join(''), chunks: chunks.length };
+    });
+  }
+
+  /** The chunk, its event, the new summary on the snapshot (same version) and the deadline: all at once. */
+  private appendStreamNow(req: StreamAppendRequest): StreamAppendResult {
+    const now = this.now();
+    const task = this.tasks.get(req.taskId) ?? null;
+    const checked = checkAppend(task, req);
+    if (!checked.ok) return checked;
+    let byName = this.streams.get(req.taskId);
+    if (!byName) this.streams.set(req.taskId, (byName = new Map<string, string[]>()));
+    const chunks = byName.get(req.stream) ?? [];
+    chunks.push(req.text);
+    byName.set(req.stream, chunks);
+    this.tasks.set(req.taskId, freezeDeep({ ...(task as Task), streams: checked.streams }));
+    this.stalls.set(req.taskId, req.stallAt);
+    const e = req.event;
+    const event = this.append(e.channel, e.data, e.json ?? jsonOf(e.data), now);
+    this.maintain(now);
+    this.fanout.deliver([event]);
+    return { ok: true, event, summary: checked.summary };
+  }
+
   private childrenNow(parentId: string): Task[] {
     const ids = this.childIds.get(parentId);
     return ids ? Array.from(ids, (id) => this.tasks.get(id) as Task) : [];
@@ -143,8 +184,12 @@ export class MemoryEngine implements Engine {
     const appended: StoredEvent[] = [];
     for (const req of reqs) {
       const { task } = req;
-      const snapshot = freezeDeep(task);
-      if (!this.tasks.has(task.id)) {
+      const stored = this.tasks.get(task.id);
+      // The streams summary is the engine's (appends keep it): a commit from an older read never takes it back.
+      const snapshot = freezeDeep(
+        stored && stored.streams !== task.streams ? { ...task, streams: stored.streams } : task,
+      );
+      if (!stored) {
         this.order.add(snapshot);
         if (typeof task.parentId === 'string')
           this.childIds.set(task.parentId, (this.childIds.get(task.parentId) ?? new Set()).add(task.id));

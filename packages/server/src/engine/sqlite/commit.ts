@@ -5,7 +5,15 @@
  * others wrote and is the answer.
  */
 import { TaskwireError, type Task } from '@taskwire/protocol';
-import type { CommitRequest, CommitResult, EngineLimits, StoredEvent } from '../types.js';
+import { checkAppend } from '../streams.js';
+import type {
+  CommitRequest,
+  CommitResult,
+  EngineLimits,
+  StoredEvent,
+  StreamAppendRequest,
+  StreamAppendResult,
+} from '../types.js';
 import { ChannelWriter } from './channels.js';
 import { toMs, type Statements, type TaskColumns } from './statements.js';
 
@@ -79,4 +87,28 @@ export function commitTasks(
     if (err instanceof Refused) return err.result;
     throw err;
   }
+}
+
+/** One stream chunk, in one transaction: the chunk, the task's streams summary (same version), the deadline, the event. */
+export function appendChunk(
+  st: Statements,
+  tx: <T>(fn: () => T) => T,
+  limits: EngineLimits,
+  req: StreamAppendRequest,
+  now: number,
+  parse: (snapshot: string) => Task,
+): StreamAppendResult {
+  return tx((): StreamAppendResult => {
+    const row = st.getTask.get(req.taskId);
+    const task = row ? parse(row.snapshot) : null;
+    const checked = checkAppend(task, req);
+    if (!checked.ok) return checked;
+    st.insertChunk.run(req.taskId, req.stream, req.index, req.text);
+    const stallAt = req.stallAt === null ? null : toMs(req.stallAt);
+    st.setStreams.run(JSON.stringify(checked.streams), stallAt, req.taskId);
+    const writer = new ChannelWriter(st, limits, now);
+    const event = writer.append(req.event.channel, req.event.data, req.event.json);
+    writer.finish();
+    return { ok: true, event, summary: checked.summary };
+  });
 }

@@ -87,6 +87,20 @@ export const MIGRATIONS: readonly Migration[] = [
       create index task_tags_by_task on task_tags (task);
     `,
   },
+  {
+    version: 3,
+    description: 'task streams: tasks.streams (the summary, laid over the snapshot when read), stream_chunks',
+    sql: `
+      alter table tasks add column streams text;
+      create table stream_chunks (
+        task text not null,
+        stream text not null,
+        idx integer not null,
+        text text not null,
+        primary key (task, stream, idx)
+      ) strict, without rowid;
+    `,
+  },
 ];
 
 /** The schema version this code writes: the number of the last migration. */

@@ -18,7 +18,7 @@ import { TUNING } from '../../config/options.js';
 import { resolveEngineLimits } from '../limits.js';
 import { LocalFanout } from '../local-fanout.js';
 import { publishEvent, readHistory } from './channels.js';
-import { commitTasks, createKey } from './commit.js';
+import { appendChunk, commitTasks, createKey } from './commit.js';
 import { openDatabase, storageFailure } from './native.js';
 import { checkBoot, currentBootId, markClean } from './boot.js';
 import { configure, migrate } from './schema.js';
@@ -37,6 +37,9 @@ import {
   type ListTasksResult,
   type PublishRequest,
   type PublishResult,
+  type StreamAppendRequest,
+  type StreamAppendResult,
+  type StreamText,
   type SyncTaskStore,
   type Unsubscribe,
 } from '../types.js';
@@ -147,6 +150,7 @@ export class SqliteEngine implements Engine {
     commit: (req) => this.guard(() => this.commitNow([req], this.open())),
     commitAll: (reqs) => this.guard(() => this.commitNow(reqs, this.open())),
     children: (parentId) => this.guard(() => this.childrenNow(parentId, this.open())),
+    appendStream: (req) => this.guard(() => this.appendNow(req, this.open())),
   };
 
   getTask(id: string): Promise<Task | null> {
@@ -195,6 +199,23 @@ export class SqliteEngine implements Engine {
 
   private childrenNow(parentId: string, { st }: Open): Task[] {
     return st.children.all(parentId, MAX_CHILDREN).map(parseTask);
+  }
+
+  appendStream(req: StreamAppendRequest): Promise<StreamAppendResult> {
+    return this.run((open) => this.appendNow(req, open));
+  }
+
+  private appendNow(req: StreamAppendRequest, { st, tx }: Open): StreamAppendResult {
+    const result = appendChunk(st, tx, this.limits, req, this.now(), parseTask);
+    if (result.ok) this.fanout.deliver([result.event]);
+    return result;
+  }
+
+  readStream(taskId: string, stream: string): Promise<StreamText> {
+    return this.run(({ st }) => {
+      const chunks = st.streamChunks.all(taskId, stream);
+      return { text: chunks.join(''), chunks: chunks.length };
+    });
   }
 
   lookupIdempotency(key: string): Promise<string | null> {

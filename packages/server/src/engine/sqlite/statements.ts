@@ -51,6 +51,12 @@ export const toMs = (n: number): number =>
 
 type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
 
+/**
+ * A task's snapshot as read: the stored one, with the streams summary (`tasks.streams`,
+ * written by stream appends only) laid over it, so a commit never takes a chunk back.
+ */
+const SNAPSHOT = "case when streams is null then snapshot else json_set(snapshot, '$.streams', json(streams)) end";
+
 export interface Statements {
   ping: Stmt<[], number>;
   /** The write half of ping(): one row of `meta`. */
@@ -60,6 +66,10 @@ export interface Statements {
   updateTask: Stmt<[TaskColumns & { expected: number }]>;
   dueStalls: Stmt<[now: number, limit: number], string>;
   children: Stmt<[parent: string, limit: number], string>;
+  insertChunk: Stmt<[task: string, stream: string, idx: number, text: string]>;
+  streamChunks: Stmt<[task: string, stream: string], string>;
+  /** A task's streams summary and stall deadline, without a version change. */
+  setStreams: Stmt<[streams: string, stallAt: number | null, id: string]>;
   insertTag: Stmt<[tag: string, task: string, createdAt: string]>;
 
   getChannel: Stmt<[name: string], ChannelRow>;
@@ -96,7 +106,7 @@ export function prepareStatements(db: Database.Database): Statements {
     pingWrite: db.prepare<[string]>(
       "insert into meta (key, value) values ('ping', ?) on conflict (key) do update set value = excluded.value",
     ),
-    getTask: db.prepare<[string], TaskRow>('select version, snapshot from tasks where id = ?'),
+    getTask: db.prepare<[string], TaskRow>(`select version, ${SNAPSHOT} as snapshot from tasks where id = ?`),
     insertTask: db.prepare<[TaskColumns]>(
       `insert into tasks (id, owner, parent, status, created_at, version, stall_at, snapshot)
        values (@id, @owner, @parent, @status, @createdAt, @version, @stallAt, @snapshot)`,
@@ -106,13 +116,20 @@ export function prepareStatements(db: Database.Database): Statements {
          stall_at = @stallAt, snapshot = @snapshot
        where id = @id and version = @expected`,
     ),
-    children: db.prepare<[string, number], string>('select snapshot from tasks where parent = ? limit ?').pluck(),
+    children: db.prepare<[string, number], string>(`select ${SNAPSHOT} from tasks where parent = ? limit ?`).pluck(),
+    insertChunk: db.prepare<[string, string, number, string]>(
+      'insert into stream_chunks (task, stream, idx, text) values (?, ?, ?, ?)',
+    ),
+    streamChunks: db
+      .prepare<[string, string], string>('select text from stream_chunks where task = ? and stream = ? order by idx')
+      .pluck(),
+    setStreams: db.prepare<[string, number | null, string]>('update tasks set streams = ?, stall_at = ? where id = ?'),
     insertTag: db.prepare<[string, string, string]>(
       'insert into task_tags (tag, task, created_at) values (?, ?, ?) on conflict do nothing',
     ),
     dueStalls: db
       .prepare<[number, number], string>(
-        `select snapshot from tasks where stall_at is not null and stall_at <= ? order by stall_at, id limit ?`,
+        `select ${SNAPSHOT} from tasks where stall_at is not null and stall_at <= ? order by stall_at, id limit ?`,
       )
       .pluck(),
 
@@ -205,7 +222,7 @@ export function prepareStatements(db: Database.Database): Statements {
       if (!stmt) {
         stmt = db
           .prepare<[Record<string, string | number>], string>(
-            `select snapshot from tasks ${shape ? `where ${shape}` : ''}
+            `select ${SNAPSHOT} from tasks ${shape ? `where ${shape}` : ''}
              order by created_at desc, id desc limit @limit`,
           )
           .pluck();
