@@ -99,6 +99,34 @@ describe('taskwire watch (plain output, a real server)', () => {
     expect(w.err()).toBe('');
   });
 
+  it('prints the output stream line by line as it grows, the last partial line at the end; --no-stream none', async () => {
+    await create('w-stream');
+    const w = watch(['w-stream']);
+    const quiet = watch(['w-stream', '--no-stream']);
+    await w.waitFor(/^w-stream queued/m);
+    await quiet.waitFor(/^w-stream queued/m);
+    const chunk = (text: string): Promise<unknown> =>
+      ctx.api('POST', '/tasks/w-stream/stream', { text }).then((r) => expect(r.status).toBe(200));
+    await update('w-stream', { progress: 10, stage: 'write' });
+    await chunk('Dear reader,\nthis is ');
+    await w.waitFor(/^Dear reader,$/m);
+    await chunk('the first line.\nAnd a ');
+    await w.waitFor(/^this is the first line\.$/m);
+    await ctx.api('POST', '/tasks/w-stream/stream', { text: 'elsewhere\n', stream: 'notes' });
+    await chunk('last one');
+    await update('w-stream', { status: 'succeeded' });
+    expect(await w.exit()).toEqual({ code: 0, signal: null });
+    expect((await quiet.exit()).code).toBe(0);
+    const lines = w.out().trim().split('\n');
+    expect(lines.filter((l) => !l.startsWith('w-stream '))).toEqual([
+      'Dear reader,',
+      'this is the first line.',
+      'And a last one',
+    ]);
+    expect(quiet.out()).not.toMatch(/Dear reader/);
+    expect(w.out()).not.toMatch(/elsewhere/);
+  });
+
   it('exits 1 when the task fails, showing the error; --logs prints its log lines', async () => {
     await create('w-fail');
     const w = watch(['w-fail', '--logs', '--token', await ctx.token({ sub: 'alice' })], { TASKWIRE_JWT_SECRET: '' });

@@ -63,6 +63,28 @@ describe('backend client', () => {
     expect(h.body.offset).toBe(1);
   });
 
+  it('streams across a lost answer without doubling a chunk, and reads the whole text', async () => {
+    const s = (server = await startTestServer());
+    const p = (proxy = await startProxy(Number(new URL(s.url).port)));
+    const tw = createBackend({ url: `http://127.0.0.1:${p.port}`, apiKey: s.apiKey, ...FAST });
+    const task = await tw.createTask({ owner: 'alice', title: 'essay' });
+    expect(await tw.stream(task.id, 'one ')).toEqual({ stream: 'output', chunks: 1 });
+    p.dropNextResponse(); // the chunk lands, its answer is lost, the client retries
+    expect(await tw.stream(task.id, 'two ')).toEqual({ stream: 'output', chunks: 2 });
+    expect(await tw.stream(task.id, 'three')).toEqual({ stream: 'output', chunks: 3 });
+    await tw.stream(task.id, 'aside', 'notes');
+    expect(await tw.readStream(task.id)).toEqual({ stream: 'output', text: 'one two three', chunks: 3 });
+    // A second process picks up where the stream is: its first chunk reads the count.
+    const other = createBackend({ url: s.url, apiKey: s.apiKey, ...FAST });
+    expect(await other.stream(task.id, '!')).toEqual({ stream: 'output', chunks: 4 });
+    expect((await tw.readStream(task.id, 'notes')).text).toBe('aside');
+    const history = await s.api<{ events: Array<{ data: { kind: string } }> }>(
+      'GET',
+      `/channels/task:${task.id}/history?limit=100`,
+    );
+    expect(history.body.events.filter((e) => e.data.kind === 'task.stream')).toHaveLength(5);
+  });
+
   it('reports progress, logs, and completes; the snapshot follows', async () => {
     const s = (server = await startTestServer());
     const tw = createBackend({ url: s.url, apiKey: s.apiKey });

@@ -89,7 +89,7 @@ describe('a parent through reduce()', () => {
   it('ends with completeWhen children, with finishedAt; its counts still follow afterwards, its status does not', () => {
     const parent = base('p', { batch: { completeWhen: 'children', expectedChildren: 2 } });
     const one = reduce(parent, { type: 'children', children: [child('succeeded')] }, T0 + 1) as Task;
-    expect(one.status).toBe('queued');
+    expect(one).toMatchObject({ status: 'running', startedAt: new Date(T0 + 1).toISOString() });
     const done = reduce(one, { type: 'children', children: [child('succeeded'), child('failed')] }, T0 + 2) as Task;
     expect(done).toMatchObject({ status: 'failed', error: { code: 'children_failed' }, progress: 100 });
     expect(done.finishedAt).toBe(new Date(T0 + 2).toISOString());
@@ -100,6 +100,24 @@ describe('a parent through reduce()', () => {
     ) as Task;
     expect(later).toMatchObject({ status: 'failed', progress: 100, finishedAt: done.finishedAt });
     expect(later.children?.total).toBe(3);
+  });
+
+  it('starts with progress 0 when children are expected, null when none are', () => {
+    expect(base('p', { batch: { expectedChildren: 3 } }).progress).toBe(0);
+    expect(base('p', { batch: {} }).progress).toBeNull();
+    expect(base('p', { batch: { progressFrom: 'self', expectedChildren: 3 } }).progress).toBeNull();
+  });
+
+  it('runs once a child has left the queue: from queued, and again from stalled', () => {
+    const parent = base('p', { batch: { expectedChildren: 2 } });
+    const waiting = reduce(parent, { type: 'children', children: [child('queued')] }, T0 + 1) as Task;
+    expect(waiting.status).toBe('queued');
+    const running = reduce(waiting, { type: 'children', children: [child('running', 10)] }, T0 + 2) as Task;
+    expect(running).toMatchObject({ status: 'running', startedAt: new Date(T0 + 2).toISOString() });
+    const stalled = reduce(running, { type: 'stall' }, T0 + 3) as Task;
+    expect(stalled.status).toBe('stalled');
+    const again = reduce(stalled, { type: 'children', children: [child('awaiting_approval', 10)] }, T0 + 4) as Task;
+    expect(again).toMatchObject({ status: 'running', startedAt: running.startedAt });
   });
 
   it('refuses progress in a PATCH of a parent whose progress follows its children, but takes stage and message', () => {

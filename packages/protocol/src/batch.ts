@@ -88,8 +88,9 @@ const sameCounts = (a: ChildCounts | null, b: ChildCounts): boolean =>
 
 /**
  * The parent after its children (every direct child's current snapshot): null when
- * nothing changes. A parent that has ended keeps its status and progress; its counts
- * still follow. With `hold` (a cancel of the parent under way) it does not end by them.
+ * nothing changes. A queued or stalled parent becomes `running` once a child runs or
+ * has run (any status but queued and cancelled). A parent that has ended keeps its status and progress; its counts still
+ * follow. With `hold` (a cancel of the parent under way) it does not end by them.
  */
 export function followChildren(parent: Task, children: readonly Task[], hold = false): Task | null {
   const batch = parent.batch ?? DEFAULT_BATCH;
@@ -103,6 +104,14 @@ export function followChildren(parent: Task, children: readonly Task[], hold = f
         next.progress = progress;
         changed = true;
       }
+    }
+    // Work has begun once a child runs or has run: a queued (or stalled) parent runs (again).
+    if (
+      (parent.status === 'queued' || parent.status === 'stalled') &&
+      counts.total > counts.queued + counts.cancelled
+    ) {
+      next.status = 'running';
+      changed = true;
     }
     const end = batch.completeWhen === 'children' && !hold ? endOfChildren(counts, batch) : null;
     if (end) {

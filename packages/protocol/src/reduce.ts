@@ -1,5 +1,5 @@
 import { TaskwireError } from './errors.js';
-import { DEFAULT_BATCH, MAX_CHILDREN, followChildren } from './batch.js';
+import { DEFAULT_BATCH, MAX_CHILDREN, followChildren, progressOfChildren } from './batch.js';
 import { isValidId } from './channels.js';
 import { tooDeepMessage, valueTooDeep } from './json-depth.js';
 import type { CreateTaskBody, UpdateTaskBody } from './http.js';
@@ -100,12 +100,14 @@ function create(change: Extract<TaskChange, { type: 'create' }>, at: string): Ta
   if (!Number.isInteger(stallTimeoutMs) || stallTimeoutMs < 0 || stallTimeoutMs > LIMITS.maxStallTimeoutMs) {
     throw bad(`stallTimeoutMs must be an integer from 0 to ${LIMITS.maxStallTimeoutMs}`);
   }
+  const batch = change.batch === undefined ? null : batchOptions(change.batch);
   return {
     id: change.id,
     owner: change.owner,
     title: title ?? null,
     status: 'queued',
-    progress: null,
+    // A batch announced with expectedChildren has its slots from the start: 0, not null.
+    progress: batch?.progressFrom === 'children' ? progressOfChildren([], batch) : null,
     stage: null,
     message: null,
     result: null,
@@ -119,7 +121,7 @@ function create(change: Extract<TaskChange, { type: 'create' }>, at: string): Ta
     finishedAt: null,
     version: 1,
     parentId: change.parentId ?? null,
-    batch: change.batch === undefined ? null : batchOptions(change.batch),
+    batch,
     children: null,
     tags: tagsOf(change.tags),
     streams: {},

@@ -159,6 +159,38 @@ describe('@taskwire/react in Chromium', () => {
     }
   });
 
+  it('useTaskStream shows the stream growing, and whole across a cut connection, on the same socket', async () => {
+    const { page, proxy, close } = await openPage('streamed', 1);
+    try {
+      const chunk = (i: number): string => `line ${i} ✓\n`;
+      const append = async (i: number): Promise<void> => {
+        const res = await server.api('POST', '/tasks/streamed/stream', { text: chunk(i), index: i });
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+      };
+      await update('streamed', { progress: 10 });
+      for (let i = 0; i < 20; i++) await append(i);
+      await page.waitForFunction(
+        () => document.querySelector('#output')?.getAttribute('data-chunks') === '20',
+        null,
+        WAIT,
+      );
+      proxy.cutAll();
+      for (let i = 20; i < 60; i++) await append(i);
+      await update('streamed', { status: 'succeeded' });
+      await page.waitForFunction(
+        () => document.querySelector('#output')?.getAttribute('data-done') === 'true',
+        null,
+        WAIT,
+      );
+      const whole = await server.api<{ text: string; chunks: number }>('GET', '/tasks/streamed/streams/output');
+      expect(whole.body.chunks).toBe(60);
+      expect(await page.$eval('#output', (el) => el.textContent)).toBe(whole.body.text);
+      expect(server.server.stats().connectionsByTransport.ws).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
   it('goes offline and online and recovers every missed event without a page reload', async () => {
     const { page, proxy, close } = await openPage('offline', 5);
     const marker = await page.evaluate(() => (window as unknown as Marked).__loadMarker);

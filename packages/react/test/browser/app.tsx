@@ -1,14 +1,14 @@
 /**
  * The browser test page: under <StrictMode>, `n` components follow one task with
  * useTask, one counts the task channel's events with useChannel (checking offsets
- * are gapless and duplicate-free), one shows the connection state and two the user's
- * feed. The task's components and the second feed can be unmounted and mounted again
+ * are gapless and duplicate-free), one shows the task's `output` stream with
+ * useTaskStream, one shows the connection state and two the user's feed. The task's components and the second feed can be unmounted and mounted again
  * (`window.__show`). The query string carries the WebSocket URL, the token, the task
  * id and `n`; index.html counts the page's WebSockets and marks the page load.
  */
 import { StrictMode, useEffect, useRef, useState, type ReactElement } from 'react';
 import { createRoot } from 'react-dom/client';
-import { TaskwireProvider, useChannel, useConnectionState, useTask, useTasks } from '@taskwire/react';
+import { TaskwireProvider, useChannel, useConnectionState, useTask, useTaskStream, useTasks } from '@taskwire/react';
 
 const params = new URLSearchParams(location.search);
 const url = params.get('ws') ?? '';
@@ -56,6 +56,15 @@ function EventCount(): ReactElement {
   );
 }
 
+function Output(): ReactElement {
+  const { text, chunks, done } = useTaskStream(taskId);
+  return (
+    <pre id="output" data-chunks={chunks} data-done={String(done)}>
+      {text}
+    </pre>
+  );
+}
+
 function Connection(): ReactElement {
   return <div id="connection" data-state={useConnectionState()} />;
 }
@@ -77,6 +86,7 @@ function App(): ReactElement {
       <Feed id="feed" />
       {shown && <Feed id="feed-late" />}
       {shown && <EventCount />}
+      {shown && <Output />}
       {shown && Array.from({ length: n }, (_, i) => <Progress key={i} i={i} />)}
     </TaskwireProvider>
   );

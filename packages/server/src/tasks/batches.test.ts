@@ -28,7 +28,7 @@ describe('task service: batches', () => {
     await s.update('page-2', { status: 'running' });
     await s.update('page-2', { status: 'succeeded' });
     const parent = await expectFollows(s, 'roadmap');
-    expect(parent).toMatchObject({ batch: { progressFrom: 'children' }, progress: 75, status: 'queued' });
+    expect(parent).toMatchObject({ batch: { progressFrom: 'children' }, progress: 75, status: 'running' });
     // One task.updated per parent change, each after the child's own event, on the same channels.
     const feed = (await events(engine, 'user:alice')).map((e) => e.data as TaskEventData);
     const order = feed.map((d) => (isSnapshotEvent(d) ? `${d.task.id}@${d.task.version}` : ''));
@@ -54,7 +54,7 @@ describe('task service: batches', () => {
     await s.create({ id: 'ok-1', owner: 'a', parentId: 'ok' });
     await s.update('ok-1', { status: 'running' });
     await s.update('ok-1', { status: 'succeeded' });
-    expect((await s.get('ok'))?.status).toBe('queued'); // one of 2 expected
+    expect((await s.get('ok'))?.status).toBe('running'); // one of 2 expected
     await s.create({ id: 'ok-2', owner: 'a', parentId: 'ok' });
     await s.update('ok-2', { status: 'running' });
     await s.update('ok-2', { status: 'succeeded' });
@@ -70,6 +70,24 @@ describe('task service: batches', () => {
       status: 'failed',
       error: { code: 'children_failed', message: '2 of 3 children failed' },
     });
+  });
+
+  it('a parent that ends by its children never stalls by itself; one that ends by itself does', async () => {
+    const { service, clock } = setup();
+    const s = service();
+    await s.create({ id: 'batch', owner: 'a', stallTimeoutMs: 1000, batch: { completeWhen: 'children' } });
+    await s.create({ id: 'own', owner: 'a', stallTimeoutMs: 1000 });
+    for (const parent of ['batch', 'own']) {
+      await s.create({ id: `${parent}-1`, owner: 'a', parentId: parent, stallTimeoutMs: 0 });
+      await s.update(`${parent}-1`, { status: 'running' });
+    }
+    clock.now += 5000;
+    expect(await s.sweepStalls(clock.now)).toBe(1);
+    expect((await s.get('batch'))?.status).toBe('running');
+    expect((await s.get('own'))?.status).toBe('stalled');
+    // A child's change is activity of the batch: the stalled parent runs again.
+    await s.update('own-1', { progress: 50 });
+    expect((await s.get('own'))?.status).toBe('running');
   });
 
   it('cancels every running descendant, then the parent, which ends cancelled whatever its children did', async () => {
@@ -93,7 +111,7 @@ describe('task service: batches', () => {
     await s.create({ id: 'p2', owner: 'a' });
     await s.create({ id: 'p2-1', owner: 'a', parentId: 'p2' });
     await s.cancel('p2-1');
-    expect((await s.get('p2'))?.status).toBe('queued');
+    expect((await s.get('p2'))?.status).toBe('queued'); // a child cancelled in the queue started nothing
   });
 
   it('refuses a child of another owner (400), of a missing (404) or ended parent (409), or deeper than 4 levels (400)', async () => {

@@ -93,6 +93,11 @@ export class Changes {
     return this.serialized(id, () => this.changeWithRetry(id, change, extra, holding));
   }
 
+  /** apply() for a caller already inside serialized(id): it must not queue behind itself. */
+  applyInTurn(id: string, change: TaskChange): Promise<Task> {
+    return this.changeWithRetry(id, change, [], undefined);
+  }
+
   /**
    * Changes to one task from this node run one at a time: they would only make each
    * other lose compare-and-set races. Compare-and-set still arbitrates between nodes.

@@ -27,9 +27,14 @@ export function snapshotEvents(kind: 'task.created' | 'task.updated', task: Task
   ];
 }
 
-/** A running task must report within its stall timeout; any other status has no deadline. */
+/**
+ * A running task must report within its stall timeout; any other status has no
+ * deadline, nor has a parent that ends by its children (its children are its
+ * workers: their own stalls show in its counts).
+ */
 export function stallAtOf(task: Task, now: number): number | null {
-  return task.status === 'running' && task.stallTimeoutMs > 0 ? now + task.stallTimeoutMs : null;
+  if (task.status !== 'running' || task.stallTimeoutMs <= 0) return null;
+  return task.batch?.completeWhen === 'children' ? null : now + task.stallTimeoutMs;
 }
 
 /** Engine failures (anything that is not a TaskwireError) become `unavailable`, cause kept. */

@@ -31,7 +31,6 @@ export class Streams {
     private readonly maxBytes: number,
   ) {}
 
-  /** Append `text` to the task's stream; the stream's chunk count after it. */
   /**
    * Append `text` to the task's stream; the stream's chunk count after it. With
    * `index` (a retry-safe append), a chunk the stream already has is not appended again
@@ -72,7 +71,7 @@ export class Streams {
       if (isTerminalStatus(task.status))
         throw new TaskwireError('conflict', `task is ${task.status}; its streams are final`);
       // Output is activity: a stalled task is running again (its own update), then the chunk.
-      if (task.status === 'stalled') task = await this.changes.apply(id, { type: 'activity' });
+      if (task.status === 'stalled') task = await this.changes.applyInTurn(id, { type: 'activity' });
       const result = await this.commit(this.request(task, text, stream));
       if (result.ok) return { stream, chunks: result.summary.chunks };
       // Lost a race: with an index, the other append may have been this chunk (a retry).
