@@ -9,7 +9,7 @@ from typing import Iterator, List
 import pytest
 from support import FORWARD_THEN_DROP, PASS, Proxy, Server
 
-from taskwire import AsyncTaskwire, BadRequest, Conflict, NotFound, Taskwire
+from taskwire import AsyncTaskwire, BadRequest, Conflict, NetworkError, NotFound, Taskwire
 
 
 @pytest.fixture
@@ -176,3 +176,17 @@ def test_without_an_index_the_same_lost_answer_would_double_the_chunk(
     proxy.faults = [FORWARD_THEN_DROP]
     flaky.append_stream(task_id, "twice")
     assert tw.read_stream(task_id) == {"stream": "output", "text": "twicetwice", "chunks": 2}
+
+
+def test_after_a_failed_append_the_next_chunk_is_not_taken_for_its_retry(
+    proxy: Proxy, server: Server, tw: Taskwire, owner: str
+) -> None:
+    # Every try of "first" lands but its answer is lost: the call fails, the chunk is there.
+    flaky = Taskwire(proxy.url, server.api_key, retries=1, retry_min_delay=0.01, retry_max_delay=0.02, timeout=5)
+    with flaky.task(owner=owner) as t:
+        t.stream("zero ")
+        proxy.faults = [FORWARD_THEN_DROP, FORWARD_THEN_DROP]
+        with pytest.raises(NetworkError):
+            t.stream("first ")
+        t.stream("second")  # reads the count again: index 2, not 1 (which would drop it)
+    assert tw.read_stream(t.id) == {"stream": "output", "text": "zero first second", "chunks": 3}

@@ -334,7 +334,13 @@ class AsyncTaskHandle(BaseHandle):
             index = self._next_chunk.get(name)
             if index is None:
                 index = (await self._client.read_stream(self.id, name))["chunks"]
-            answer = await self._client.append_stream(self.id, text, name, index)
+            try:
+                answer = await self._client.append_stream(self.id, text, name, index)
+            except BaseException:
+                # Landed or not, unknown: the next chunk reads the count again rather than
+                # reuse this index (the server would take a different text as this one's retry).
+                self._next_chunk.pop(name, None)
+                raise
             self._chunk_written(name, answer)
             return answer
 

@@ -237,7 +237,13 @@ class TaskHandle(BaseHandle):
             index = self._next_chunk.get(name)
             if index is None:
                 index = self._client.read_stream(self.id, name)["chunks"]
-            answer = self._client.append_stream(self.id, text, name, index)
+            try:
+                answer = self._client.append_stream(self.id, text, name, index)
+            except BaseException:
+                # Landed or not, unknown: the next chunk reads the count again rather than
+                # reuse this index (the server would take a different text as this one's retry).
+                self._next_chunk.pop(name, None)
+                raise
             self._chunk_written(name, answer)
             return answer
 
