@@ -36,6 +36,7 @@ def test_a_group_of_10_with_2_failing_is_a_batch_that_fails_with_its_counts(
     assert parent["owner"] == owner and parent["title"] == "group of 10: work"
     assert parent["batch"] == {"progressFrom": "children", "expectedChildren": 10, "completeWhen": "children"}
     assert parent["meta"] == {"celery": {"group": res.id, "size": 10}}
+    assert parent["stallTimeoutMs"] == 0  # its tasks stall, not it
     assert parent["status"] == "failed"
     assert parent["error"] == {"code": "children_failed", "message": "2 of 10 children failed"}
     counts = parent["children"]

@@ -14,7 +14,9 @@ batch (the publisher could not reach taskwire) creates the same one.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, List, Optional
+
+from .errors import Conflict, NotFound
 
 #: The message header carrying the group's size to the workers.
 SIZE_HEADER = "taskwire_group_size"
@@ -125,8 +127,8 @@ def size_of(headers: Dict[str, Any]) -> Optional[int]:
     return size if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= MAX_CHILDREN else None
 
 
-def kind_title(kind: str, size: Optional[int], names: Iterable[str]) -> str:
-    name = next(iter(names), "")
+def kind_title(kind: str, size: Optional[int], name: str) -> str:
+    """The batch's title: ``group of 10: import_rows`` (the short name of its first task)."""
     short = name.rsplit(".", 1)[-1]
     count = f" of {size}" if size else ""
     return f"{kind}{count}: {short}" if short else f"{kind}{count}"
@@ -162,14 +164,13 @@ class GroupBatches:
         meta: Dict[str, Any] = {"celery": {"group": gid, "size": size}}
         if chord_body:
             meta["celery"]["chordBody"] = chord_body
-        from .errors import Conflict
-
         try:
             self.tw.create_task(
                 owner,
-                title=kind_title(kind, size, [name])[:200],
+                title=kind_title(kind, size, name)[:200],
                 id=pid,
                 meta=meta,
+                stall_timeout_ms=0,  # no worker of its own to fall silent: its tasks stall, not it
                 idempotency_key=f"taskwire.celery:{pid}",
                 batch={"progress_from": "children", "complete_when": "children", "expected_children": size},
             )
@@ -182,8 +183,6 @@ class GroupBatches:
         """A child started: its batch is running (once per group and process; an ended batch stays so)."""
         if not self._remember(self._started, gid):
             return
-        from .errors import Conflict, NotFound
-
         try:
             task = self.tw.get_task(self.parent_id_of(gid))
             if task["status"] in ("queued", "stalled"):
