@@ -126,11 +126,30 @@ describe('BullMQ flows as batches', () => {
         opts: { failParentOnFailure: true, attempts: 1 },
       })),
     });
+    // Three levels: a part that is itself the parent of two parts.
+    const nested = await flows.add({
+      name: 'merge',
+      queueName: parents,
+      data: { n: 200, user: 'cyd' },
+      children: [
+        {
+          name: 'part',
+          queueName: kids,
+          data: { n: 201, user: 'cyd' },
+          children: [202, 203].map((n) => ({ name: 'part', queueName: kids, data: { n, user: 'cyd' } })),
+        },
+      ],
+    });
     const okId = taskIdFor(parents, ok.job.id!);
+    const nestId = taskIdFor(parents, nested.job.id!);
+    const midId = taskIdFor(kids, nested.children![0]!.job.id!);
     const badId = taskIdFor(parents, bad.job.id!);
     // Every task exists before any job runs: created by whichever bridge came first.
     await until(
-      async () => (await childrenOf(okId)).length === 5 && (await childrenOf(badId)).length === 3,
+      async () =>
+        (await childrenOf(okId)).length === 5 &&
+        (await childrenOf(badId)).length === 3 &&
+        (await childrenOf(midId)).length === 2,
       20_000,
       () => `children not all created: ${childOut} ${errors.join('\n')}`,
     );
@@ -168,7 +187,10 @@ describe('BullMQ flows as batches', () => {
     closers.push(() => mergeWorker.close());
 
     await until(
-      async () => (await get(okId))?.status === 'succeeded' && (await get(badId))?.status === 'failed',
+      async () =>
+        (await get(okId))?.status === 'succeeded' &&
+        (await get(badId))?.status === 'failed' &&
+        (await get(nestId))?.status === 'succeeded',
       20_000,
       () => `parents not ended: ${childOut} ${errors.join('\n')}`,
     );
@@ -192,17 +214,29 @@ describe('BullMQ flows as batches', () => {
     expect(failed.children?.failed).toBe(1);
     for (const kid of await childrenOf(badId)) expect(kid.owner).toBe('ben');
 
+    // The nested flow: a batch in a batch, each ending with its own job.
+    const mid = (await get(midId))!;
+    expect(mid).toMatchObject({
+      parentId: nestId,
+      status: 'succeeded',
+      result: 201,
+      children: { total: 2, succeeded: 2 },
+    });
+    expect(mid.batch).toMatchObject({ expectedChildren: 2, completeWhen: 'self' });
+    expect((await get(nestId))!).toMatchObject({ result: 201, children: { total: 1, succeeded: 1 } });
+
     // One task per job, none twice, every child in its batch; nothing reported.
     const all = [...(await server.api<{ tasks: Task[] }>('GET', '/tasks?owner=ann&limit=500')).body.tasks];
-    all.push(...(await server.api<{ tasks: Task[] }>('GET', '/tasks?owner=ben&limit=500')).body.tasks);
-    expect(all).toHaveLength(10);
-    expect(new Set(all.map((t) => t.id)).size).toBe(10);
+    for (const owner of ['ben', 'cyd'])
+      all.push(...(await server.api<{ tasks: Task[] }>('GET', `/tasks?owner=${owner}&limit=500`)).body.tasks);
+    expect(all).toHaveLength(14);
+    expect(new Set(all.map((t) => t.id)).size).toBe(14);
     expect(
       all
         .filter((t) => t.parentId === null)
         .map((t) => t.id)
         .sort(),
-    ).toEqual([okId, badId].sort());
+    ).toEqual([okId, badId, nestId].sort());
     expect(errors).toEqual([]);
     expect(childOut).not.toMatch(/^error /m);
   }, 60_000);
