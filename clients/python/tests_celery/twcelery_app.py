@@ -72,3 +72,9 @@ def sleepy(self: Any, seconds: float, user: Optional[str] = None) -> str:
 def big(user: Optional[str] = None) -> str:
     """A result over the server's 64 KiB limit for `result`."""
     return "x" * 70_000
+
+
+@app.task
+def total(results: Any, user: Optional[str] = None) -> int:
+    """A chord's body: the sum of its header's ``n``."""
+    return sum(r["n"] for r in results)

@@ -93,6 +93,7 @@ class Bridge implements QueueBridge {
       title: options.title,
       idPrefix: options.idPrefix ?? 'bullmq',
       stallTimeoutMs: options.stallTimeoutMs,
+      connection: options.connection,
       report: (err, jobId) => this.#report(err, { jobId }),
     });
     this.#step = this.#tick();
@@ -120,6 +121,7 @@ class Bridge implements QueueBridge {
     if (this.#role === 'leader') {
       await this.#lease.release(this.#pipeline.checkpoint).catch((err: unknown) => this.#report(err, {}));
     }
+    await this.#writer.close();
     this.#role = 'closed';
   }
 

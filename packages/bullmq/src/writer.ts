@@ -7,11 +7,22 @@
  * - a change to a task that is missing (the `added` event was never seen) creates it
  *   from the job first;
  * - a 409 is read back: a task already final was finished by another bridge, or by an
- *   earlier pass of this one (done); a queued task is started before it can succeed.
+ *   earlier pass of this one (done); a queued task is started before it can succeed;
+ * - a job of a flow: its task is a child of its parent job's task (flows.ts), created
+ *   outside the batch when that is refused (the parent ended, another owner's, gone);
+ *   a parent job's own progress becomes its task's stage and message only (the task's
+ *   progress follows its children).
  */
-import type { Job, Queue } from 'bullmq';
-import { TaskwireApiError, type ApiErrorCode, type TaskwireBackend, type UpdateFields } from '@taskwire/client/backend';
+import type { ConnectionOptions, Job, Queue } from 'bullmq';
+import {
+  TaskwireApiError,
+  type ApiErrorCode,
+  type CreateTaskInput,
+  type TaskwireBackend,
+  type UpdateFields,
+} from '@taskwire/client/backend';
 import { LIMITS, isTerminalStatus, type Task } from '@taskwire/protocol';
+import { Flows } from './flows.js';
 import { idempotencyKeyFor, taskIdFor } from './ids.js';
 import { clip, type Action } from './mapping.js';
 
@@ -24,6 +35,8 @@ export interface WriterOptions {
   title: ((job: Job) => MaybePromise<string | null | undefined>) | undefined;
   idPrefix: string;
   stallTimeoutMs: number | undefined;
+  /** For the queues of parent jobs in other queues. @default the queue's */
+  connection?: ConnectionOptions;
   /** A notice that is not an error of a call (a job gone before its task could be created). */
   report: (err: Error, jobId: string) => void;
 }
@@ -34,9 +47,16 @@ const UNTRACKED_MAX = 10_000;
 export class TaskWriter {
   readonly #o: WriterOptions;
   readonly #untracked = new Map<string, true>();
+  readonly #flows: Flows;
 
   constructor(opts: WriterOptions) {
     this.#o = opts;
+    this.#flows = new Flows({ queue: opts.queue, idPrefix: opts.idPrefix, connection: opts.connection });
+  }
+
+  /** Close what the writer opened (the queues of parent jobs in other queues). */
+  close(): Promise<void> {
+    return this.#flows.close();
   }
 
   taskId(jobId: string): string {
@@ -69,31 +89,74 @@ export class TaskWriter {
       if (reportGone) this.#o.report(new Error(`job ${jobId} is gone from Redis: no task created for it`), jobId);
       return false;
     }
+    return (await this.#createFrom(this.#o.queue.name, job, id, 0)) !== null;
+  }
+
+  /**
+   * Create the task of `job` (of queue `queueName`), its parent job's task first; its
+   * owner, or null when the owner callback declines it. `depth` counts the parents below.
+   */
+  readonly #createFrom = async (queueName: string, job: Job, id: string, depth: number): Promise<string | null> => {
     const owner = await this.#o.owner(job);
     if (typeof owner !== 'string' || owner === '') {
-      this.#untrack(jobId);
-      return false;
+      if (depth === 0 && job.id) this.#untrack(job.id);
+      return null;
     }
     const title = this.#o.title ? await this.#o.title(job) : job.name;
-    const input = {
+    const batch = await this.#flows.batchOf(job);
+    const input: CreateTaskInput = {
       id,
       owner,
       title: title == null ? null : clip(String(title), LIMITS.titleChars),
-      meta: { bullmq: { queue: this.#o.queue.name, jobId, name: job.name } },
+      meta: { bullmq: { queue: queueName, jobId: job.id ?? '', name: job.name } },
       ...(this.#o.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: this.#o.stallTimeoutMs }),
+      ...(batch ? { batch } : {}),
     };
+    const parentId = await this.#flows.parentOf(job, depth, this.#createFrom);
     try {
-      await this.#o.backend.createTask(input, { idempotencyKey: idempotencyKeyFor(id) });
+      await this.#o.backend.createTask(parentId ? { ...input, parentId } : input, {
+        idempotencyKey: idempotencyKeyFor(id),
+      });
     } catch (err) {
-      if (!isCode(err, 'conflict')) throw err; // it exists (its key expired after 24 h): the same task
+      if (isCode(err, 'conflict') && (!parentId || (await this.#exists(id)))) return owner; // the same task
+      const refused = isCode(err, 'not_found') || isCode(err, 'bad_request') || isCode(err, 'conflict');
+      if (!parentId || !refused) throw err;
+      // The batch refused it (ended, another owner's, too deep): the task stands alone.
+      this.#o.report(
+        new Error(`task ${id} created outside its flow's batch ${parentId}: ${String(err)}`),
+        job.id ?? '',
+      );
+      try {
+        await this.#o.backend.createTask(input, { idempotencyKey: `${idempotencyKeyFor(id)}:alone` });
+      } catch (again) {
+        if (!isCode(again, 'conflict')) throw again;
+      }
     }
-    return true;
+    return owner;
+  };
+
+  async #exists(id: string): Promise<boolean> {
+    try {
+      await this.#o.backend.get(id);
+      return true;
+    } catch (err) {
+      if (isCode(err, 'not_found')) return false;
+      throw err;
+    }
   }
 
   async #change(jobId: string, id: string, fields: UpdateFields): Promise<void> {
     try {
       await this.#o.backend.update(id, fields);
     } catch (err) {
+      if (isCode(err, 'bad_request') && fields.progress !== undefined) {
+        // A parent job's own progress: its task's progress follows its children; keep the rest.
+        const task = await this.#o.backend.get(id);
+        if (task.batch?.progressFrom !== 'children') throw err;
+        const { progress: _dropped, ...rest } = fields;
+        if (Object.keys(rest).length > 0) await this.#o.backend.update(id, rest);
+        return;
+      }
       if (isCode(err, 'not_found')) {
         if (await this.#create(jobId, id, true)) await this.#o.backend.update(id, fields);
         return;

@@ -35,13 +35,15 @@ from .errors import (
 )
 from .handle import TaskHandle
 from .tokens import create_token
-from .types import Decision, History, Position, Task, TaskList, Ticket
+from .types import Batch, ChildCounts, Decision, History, Position, StreamAppend, StreamText, Task, TaskList, Ticket
 
 __all__ = [
     "UNSET",
     "AsyncTaskHandle",
     "AsyncTaskwire",
     "BadRequest",
+    "Batch",
+    "ChildCounts",
     "Conflict",
     "Decision",
     "DecisionTimeout",
@@ -53,6 +55,8 @@ __all__ = [
     "NotFound",
     "Position",
     "RateLimited",
+    "StreamAppend",
+    "StreamText",
     "Task",
     "TaskHandle",
     "TaskList",

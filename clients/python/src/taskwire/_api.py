@@ -90,6 +90,8 @@ def create_task(
     stall_timeout_ms: Optional[int] = None,
     idempotency_key: Optional[str] = None,
     parent_id: Optional[str] = None,
+    batch: Optional[Dict[str, Any]] = None,
+    tags: Optional[Iterable[str]] = None,
 ) -> Request:
     _id("owner", owner)
     _str("title", title, optional=True)
@@ -106,12 +108,55 @@ def create_task(
         ("meta", meta),
         ("stallTimeoutMs", stall_timeout_ms),
         ("parentId", parent_id),
+        ("batch", batch_body(batch)),
+        ("tags", tag_list(tags)),
     ):
         if value is not None:
             body[key] = value
     # One key per create call, reused by every retry of it: a retry never creates a second task.
     key = idempotency_key if idempotency_key is not None else new_key()
     return make_request("POST", "/tasks", body, headers={"Idempotency-Key": key})
+
+
+#: ``batch={...}``: the Python names and their wire names (docs/protocol.md §8).
+BATCH_KEYS = {
+    "progress_from": "progressFrom",
+    "expected_children": "expectedChildren",
+    "complete_when": "completeWhen",
+}
+
+
+def batch_body(batch: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """``batch={"complete_when": "children", ...}`` as the wire's ``batch`` (the camelCase names are taken too)."""
+    if batch is None:
+        return None
+    if not isinstance(batch, dict):
+        raise TypeError(f"batch must be a dict, not {type(batch).__name__}")
+    wire = set(BATCH_KEYS.values())
+    body: Dict[str, Any] = {}
+    for key, value in batch.items():
+        name = BATCH_KEYS.get(key, key)
+        if name not in wire:
+            raise ValueError(f"batch takes {', '.join(BATCH_KEYS)}, not {key!r}")
+        body[name] = value
+    for name in ("progressFrom", "completeWhen"):
+        if name in body and body[name] not in ("children", "self"):
+            raise ValueError(f"batch {name} must be 'children' or 'self', not {body[name]!r}")
+    n = body.get("expectedChildren")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
+        raise TypeError("batch expected_children must be an integer")
+    return body
+
+
+def tag_list(tags: Optional[Iterable[str]]) -> Optional[List[str]]:
+    if tags is None:
+        return None
+    if isinstance(tags, str):
+        raise TypeError("tags must be a list of strings, not a string")
+    items = list(tags)
+    for tag in items:
+        _str("each tag", tag)
+    return items
 
 
 def get_task(task_id: str) -> Request:
@@ -123,15 +168,26 @@ def list_tasks(
     status: Optional[str] = None,
     limit: Optional[int] = None,
     cursor: Optional[str] = None,
+    parent: Optional[str] = None,
+    tag: Optional[str] = None,
 ) -> Request:
     _str("owner", owner, optional=True)
     _str("cursor", cursor, optional=True)
+    _str("parent", parent, optional=True)
+    _str("tag", tag, optional=True)
     if status is not None and status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise TypeError("limit must be an integer")
     return make_request(
-        "GET", "/tasks", query=[("owner", owner), ("status", status), ("limit", limit), ("cursor", cursor)]
+        "GET", "/tasks", query=[
+            ("owner", owner),
+            ("status", status),
+            ("parent", parent),
+            ("tag", tag),
+            ("limit", limit),
+            ("cursor", cursor),
+        ],
     )
 
 
@@ -186,6 +242,29 @@ def log(task_id: str, lines: Iterable[str]) -> Request:
         if not isinstance(line, str):
             raise TypeError(f"log line {i} must be a string, not {type(line).__name__}")
     return make_request("POST", f"/tasks/{segment(task_id)}/logs", {"lines": items})
+
+
+#: The stream a chunk goes to when none is named.
+DEFAULT_STREAM = "output"
+
+
+def append_stream(task_id: str, text: str, name: str = DEFAULT_STREAM, index: Optional[int] = None) -> Request:
+    """``POST /tasks/:id/stream``: one chunk; with ``index`` a retry of it is not appended twice."""
+    _id("task_id", task_id)
+    _str("text", text)
+    _id("name", name)
+    body: Dict[str, Any] = {"text": text, "stream": name}
+    if index is not None:
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError("index must be an integer >= 0, or None")
+        body["index"] = index
+    return make_request("POST", f"/tasks/{segment(task_id)}/stream", body)
+
+
+def read_stream(task_id: str, name: str = DEFAULT_STREAM) -> Request:
+    _id("task_id", task_id)
+    _id("name", name)
+    return make_request("GET", f"/tasks/{segment(task_id)}/streams/{segment(name)}")
 
 
 def request_approval(task_id: str, prompt: str, options: Optional[Iterable[str]] = None) -> Request:

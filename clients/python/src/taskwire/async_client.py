@@ -39,7 +39,7 @@ from . import _api, _http
 from ._api import UNSET, Unset
 from .errors import Conflict, TaskwireError
 from .handle import TRACK_INTERVAL, BaseHandle, Throttle, begin_fields, final_fields, logger, progress_fields, track_fields, track_total
-from .types import TERMINAL_STATUSES, Decision, History, Position, Since, Task, TaskList, Ticket
+from .types import TERMINAL_STATUSES, Decision, History, Position, Since, StreamAppend, StreamText, Task, TaskList, Ticket
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -149,9 +149,11 @@ class AsyncTaskwire:
         idempotency_key: Optional[str] = None,
         *,
         parent_id: Optional[str] = None,
+        batch: Optional[Dict[str, Any]] = None,
+        tags: Optional[Iterable[str]] = None,
     ) -> Task:
         """See ``Taskwire.create_task``."""
-        return await self._call(_api.create_task(owner, title, id, meta, stall_timeout_ms, idempotency_key, parent_id))  # type: ignore[no-any-return]
+        return await self._call(_api.create_task(owner, title, id, meta, stall_timeout_ms, idempotency_key, parent_id, batch, tags))  # type: ignore[no-any-return]
 
     async def get_task(self, task_id: str) -> Task:
         """See ``Taskwire.get_task``."""
@@ -163,17 +165,26 @@ class AsyncTaskwire:
         status: Optional[str] = None,
         limit: Optional[int] = None,
         cursor: Optional[str] = None,
+        *,
+        parent: Optional[str] = None,
+        tag: Optional[str] = None,
     ) -> TaskList:
         """See ``Taskwire.list_tasks``."""
-        return await self._call(_api.list_tasks(owner, status, limit, cursor))  # type: ignore[no-any-return]
+        return await self._call(_api.list_tasks(owner, status, limit, cursor, parent, tag))  # type: ignore[no-any-return]
 
     async def iter_tasks(
-        self, owner: Optional[str] = None, status: Optional[str] = None, page_size: int = 100
+        self,
+        owner: Optional[str] = None,
+        status: Optional[str] = None,
+        page_size: int = 100,
+        *,
+        parent: Optional[str] = None,
+        tag: Optional[str] = None,
     ) -> AsyncIterator[Task]:
         """See ``Taskwire.iter_tasks``: ``async for task in tw.iter_tasks(owner="alice")``."""
         cursor: Optional[str] = None
         while True:
-            page = await self.list_tasks(owner=owner, status=status, limit=page_size, cursor=cursor)
+            page = await self.list_tasks(owner=owner, status=status, limit=page_size, cursor=cursor, parent=parent, tag=tag)
             for task in page["tasks"]:
                 yield task
             cursor = page["nextCursor"]
@@ -201,6 +212,16 @@ class AsyncTaskwire:
     async def log(self, task_id: str, *lines: str) -> Task:
         """See ``Taskwire.log``."""
         return await self._call(_api.log(task_id, lines))  # type: ignore[no-any-return]
+
+    async def append_stream(
+        self, task_id: str, text: str, name: str = _api.DEFAULT_STREAM, index: Optional[int] = None
+    ) -> StreamAppend:
+        """See ``Taskwire.append_stream``."""
+        return await self._call(_api.append_stream(task_id, text, name, index))  # type: ignore[no-any-return]
+
+    async def read_stream(self, task_id: str, name: str = _api.DEFAULT_STREAM) -> StreamText:
+        """See ``Taskwire.read_stream``."""
+        return await self._call(_api.read_stream(task_id, name))  # type: ignore[no-any-return]
 
     async def request_approval(self, task_id: str, prompt: str, options: Optional[Iterable[str]] = None) -> Task:
         """See ``Taskwire.request_approval``."""
@@ -253,6 +274,7 @@ class AsyncTaskHandle(BaseHandle):
     ) -> None:
         super().__init__(create, task_id)
         self._client = client
+        self._stream_lock: Optional[asyncio.Lock] = None  # made in the loop that first streams
 
     async def start(self) -> AsyncTaskHandle:
         """Create the task now (idempotent); returns the handle."""
@@ -302,6 +324,25 @@ class AsyncTaskHandle(BaseHandle):
     async def log(self, *lines: str) -> Task:
         """See ``TaskHandle.log``."""
         return self._seen(await self._client.log(self.id, *lines))  # type: ignore[no-any-return]
+
+    async def stream(self, text: str, name: str = _api.DEFAULT_STREAM) -> StreamAppend:
+        """See ``TaskHandle.stream``; appends of one handle go one at a time."""
+        _api.append_stream(self.id, text, name)  # check the arguments before any call
+        if self._stream_lock is None:
+            self._stream_lock = asyncio.Lock()
+        async with self._stream_lock:
+            index = self._next_chunk.get(name)
+            if index is None:
+                index = (await self._client.read_stream(self.id, name))["chunks"]
+            try:
+                answer = await self._client.append_stream(self.id, text, name, index)
+            except BaseException:
+                # Landed or not, unknown: the next chunk reads the count again rather than
+                # reuse this index (the server would take a different text as this one's retry).
+                self._next_chunk.pop(name, None)
+                raise
+            self._chunk_written(name, answer)
+            return answer
 
     async def ask_approval(
         self, prompt: str, options: Optional[Iterable[str]] = None, timeout: Optional[float] = None

@@ -23,7 +23,16 @@ published (``before_task_publish``)                created, ``queued`` (idempote
 ``task_success``                                   ``succeeded`` with the return value as ``result``
 ``task_failure``                                   ``failed``, ``error`` = the exception's message and class
 ``task_revoked``                                   ``cancelled`` (revoked, terminated or expired)
+a ``group`` (or a ``chord``'s header) of N tasks   a batch ``celery-group-<group id>``: its tasks
+                                                   are its children, it ends with them
+a ``chord``'s body                                 a task of its own, tagged ``celery-group-<id>``
 =================================================  ==========================================
+
+A group's batch follows its children (``progressFrom``/``completeWhen``: children,
+``expectedChildren``: N): it is ``succeeded`` when every task succeeded, else
+``failed`` with ``children_failed``. Its id and idempotency key come from the group
+id, so the publisher (or, if the publisher could not reach taskwire, the first worker)
+creates it once; see ``taskwire._celery_groups`` for how N is known.
 
 Progress is reported from ``Task.update_state``: on a task's first run in a worker
 process the bridge wraps that task object's ``update_state`` (the original is called
@@ -37,95 +46,32 @@ task or a publish: a failed report is logged on the ``taskwire.celery`` logger.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
-import re
 import sys
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from celery import signals
 
+from . import _celery_groups as groups
+from ._celery_info import (
+    _MAX_TITLE,
+    _NOT_HEADERS,
+    _UNTRACKED_MAX,
+    Owner,
+    TaskInfo,
+    Title,
+    _error_of,
+    _progress_fields,
+    _text,
+    task_id_for,
+)
 from .errors import BadRequest, Conflict, NotFound, TaskwireError, TooLarge
 from .types import TERMINAL_STATUSES
 
 __all__ = ["CeleryBridge", "TaskInfo", "install", "task_id_for"]
 
 log = logging.getLogger("taskwire.celery")
-
-_ID_RE = re.compile(r"^[A-Za-z0-9_.\-@]+$")
-_MAX_ID = 128
-_MAX_TITLE = 200
-_MAX_ERROR = 2000
-_MAX_CODE = 100
-_MAX_MESSAGE = 1000
-#: Ids of tasks the owner callback declined, remembered per process so their hooks make no calls.
-_UNTRACKED_MAX = 10_000
-#: Keys of a worker's request that are not message headers.
-_NOT_HEADERS = frozenset(
-    {"args", "kwargs", "properties", "reply_to", "correlation_id", "hostname", "delivery_info", "is_eager"}
-)
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    """What the ``owner`` and ``title`` callbacks are given about a Celery task."""
-
-    #: The Celery task id.
-    id: str
-    #: The task's name (``"jobs.tasks.import_rows"``).
-    name: str
-    args: Tuple[Any, ...] = ()
-    kwargs: Dict[str, Any] = field(default_factory=dict)
-    #: The message headers: Celery's own (``retries``, ``eta``, ``root_id``, …) and those given
-    #: to ``apply_async(headers={…})``.
-    headers: Dict[str, Any] = field(default_factory=dict)
-
-
-Owner = Callable[[TaskInfo], Optional[str]]
-Title = Union[None, str, Callable[[TaskInfo], Optional[str]]]
-
-
-def task_id_for(celery_id: str, prefix: str = "celery") -> str:
-    """The taskwire task id of a Celery task id: ``celery-<id>`` (hashed when the id does not fit the grammar)."""
-    tid = f"{prefix}-{celery_id}"
-    if _ID_RE.match(celery_id) and len(tid) <= _MAX_ID:
-        return tid
-    return f"{prefix}-h-{hashlib.sha256(celery_id.encode('utf-8')).hexdigest()[:40]}"
-
-
-def _text(value: Any, limit: int) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _progress_fields(meta: Any) -> Dict[str, Any]:
-    """``update_state``'s meta → update fields: ``pct`` (or ``current``/``total``), ``stage``, ``message``."""
-    if not isinstance(meta, dict):
-        return {}
-    fields: Dict[str, Any] = {}
-    pct = meta.get("pct")
-    if pct is None and _is_number(meta.get("current")) and _is_number(meta.get("total")) and meta["total"] > 0:
-        pct = 100.0 * meta["current"] / meta["total"]
-    if _is_number(pct):
-        fields["progress"] = min(100.0, max(0.0, float(pct)))
-    for name, limit in (("stage", 100), ("message", _MAX_MESSAGE)):
-        if name in meta:
-            value = meta[name]
-            fields[name] = None if value is None else _text(value, limit)
-    return fields
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _error_of(exc: BaseException) -> Dict[str, str]:
-    name = type(exc).__name__
-    return {"message": _text(str(exc) or name, _MAX_ERROR), "code": _text(name, _MAX_CODE)}
-
 
 class CeleryBridge:
     """The installed bridge: its signal receivers, connected until ``uninstall()``."""
@@ -139,6 +85,7 @@ class CeleryBridge:
         stall_timeout_ms: Optional[int] = None,
         progress_states: Sequence[str] = ("PROGRESS",),
         id_prefix: str = "celery",
+        batches: bool = True,
     ) -> None:
         if not callable(owner):
             raise TypeError("owner must be a callable taking a TaskInfo and returning the user id (or None)")
@@ -150,6 +97,10 @@ class CeleryBridge:
         self._progress_states = frozenset(progress_states)
         self._prefix = id_prefix
         self._untracked: Dict[str, None] = {}
+        self._groups: Optional[groups.GroupBatches] = None
+        if batches:
+            groups.patch_group()
+            self._groups = groups.GroupBatches(tw, lambda gid: task_id_for(gid, f"{id_prefix}-group"))
         self._lock = threading.Lock()
         self._receivers = [
             (signals.before_task_publish, self._on_publish),
@@ -187,26 +138,58 @@ class CeleryBridge:
             while len(self._untracked) > _UNTRACKED_MAX:
                 del self._untracked[next(iter(self._untracked))]
 
-    def _create(self, info: TaskInfo) -> bool:
-        """Create the task (idempotent: the key is derived from the Celery id); False when the owner declines."""
+    def _create(self, info: TaskInfo, chord_of: Optional[str] = None) -> bool:
+        """Create the task (idempotent: the key is derived from the Celery id); False when the owner declines.
+
+        A task of a group joins the group's batch (created first when this process knows
+        the group's size); a chord's body is tagged with the batch of the chord's header.
+        """
         owner = self._owner(info)
         if not owner:
             self._untrack(info.id)
             return False
         title = self._title(info) if callable(self._title) else (self._title or info.name)
         tid = self.task_id(info.id)
+        meta: Dict[str, Any] = {"celery": {"task": info.name, "id": info.id}}
+        fields: Dict[str, Any] = dict(
+            title=None if title is None else _text(title, _MAX_TITLE),
+            id=tid,
+            meta=meta,
+            stall_timeout_ms=self._stall_timeout_ms,
+        )
+        linked: Dict[str, Any] = {}
+        gid = info.headers.get("group")
+        if gid and self._groups is not None:
+            size = groups.size_of(info.headers)
+            body = groups.sig_id(info.headers.get("chord"))
+            linked["parent_id"] = self._groups.ensure(str(gid), size, owner, info.name, body and self.task_id(body))
+        elif chord_of and self._groups is not None:
+            meta["celery"]["chordOf"] = chord_of
+            linked["tags"] = [self._groups.parent_id_of(chord_of)]
         try:
-            self.tw.create_task(
-                owner,
-                title=None if title is None else _text(title, _MAX_TITLE),
-                id=tid,
-                meta={"celery": {"task": info.name, "id": info.id}},
-                stall_timeout_ms=self._stall_timeout_ms,
-                idempotency_key=f"taskwire.celery:{tid}",
-            )
+            self.tw.create_task(owner, idempotency_key=f"taskwire.celery:{tid}", **fields, **linked)
         except Conflict:
-            pass  # it exists already (its key expired after 24 h): the same task
+            if linked and not self._exists(tid):  # not this task: its batch has ended
+                self._create_alone(owner, tid, fields, "its batch has ended")
+        except (NotFound, BadRequest) as err:
+            if not linked:
+                raise
+            self._create_alone(owner, tid, fields, str(err))  # no batch (gone, another owner's, too deep)
         return True
+
+    def _exists(self, tid: str) -> bool:
+        try:
+            self.tw.get_task(tid)
+            return True
+        except NotFound:
+            return False
+
+    def _create_alone(self, owner: str, tid: str, fields: Dict[str, Any], why: str) -> None:
+        log.warning("taskwire.celery: task %s created outside its batch: %s", tid, why)
+        try:
+            self.tw.create_task(owner, idempotency_key=f"taskwire.celery:{tid}:alone", **fields)
+        except Conflict:
+            pass  # it exists already: the same task
 
     @staticmethod
     def _info_from_request(request: Any, name: Optional[str]) -> TaskInfo:
@@ -252,7 +235,7 @@ class CeleryBridge:
         try:
             fn()
         except (TaskwireError, TypeError, ValueError) as err:
-            log.warning("taskwire.celery: %s not reported: %s", what, err)
+            log.warning("taskwire.celery: %s not reported: %s", what, str(err))  # no frames kept by the record
         except Exception:  # never fail the user's task or publish
             log.exception("taskwire.celery: %s not reported", what)
 
@@ -261,7 +244,8 @@ class CeleryBridge:
     def _on_publish(self, sender: Any = None, body: Any = None, headers: Any = None, **_: Any) -> None:
         if not self._receivers:
             return
-        headers = dict(headers or {})
+        raw_headers = headers if isinstance(headers, dict) else {}
+        headers = dict(raw_headers)
         if "id" in headers:  # protocol 2: (args, kwargs, embed) in the body
             celery_id, name = str(headers["id"]), str(headers.get("task") or sender)
             args, kwargs = (body[0], body[1]) if isinstance(body, (tuple, list)) and len(body) >= 2 else ((), {})
@@ -279,8 +263,18 @@ class CeleryBridge:
             message = f"retry {retries}" + (f": {_text(reason, 900)}" if reason is not None else "")
             self._safely(f"retry of {celery_id}", lambda: self._update(celery_id, None, name, message=message))
             return
+        chord_of = None
+        if headers.get("group") and self._groups is not None:
+            size = groups.current_size()
+            if size is not None:
+                raw_headers[groups.SIZE_HEADER] = headers[groups.SIZE_HEADER] = size  # for the workers
+            body_id = groups.chord_body_id(body)
+            if body_id:
+                headers["chord"] = {"options": {"task_id": body_id}}
+        elif self._groups is not None:
+            chord_of = groups.chord_of_publish(celery_id)
         info = TaskInfo(celery_id, name, tuple(args), dict(kwargs), headers)
-        self._safely(f"publish of {celery_id}", lambda: self._create(info))
+        self._safely(f"publish of {celery_id}", lambda: self._create(info, chord_of))
 
     def _on_prerun(self, sender: Any = None, task_id: Any = None, task: Any = None, **_: Any) -> None:
         task = task or sender
@@ -289,6 +283,10 @@ class CeleryBridge:
         self._wrap_update_state(task)
         celery_id = str(task_id or task.request.id)
         self._safely(f"start of {celery_id}", lambda: self._update(celery_id, task.request, task.name, status="running"))
+        gid = getattr(task.request, "group", None)
+        if gid and self._groups is not None and not self._is_untracked(celery_id):
+            batches = self._groups
+            self._safely(f"start of group {gid}", lambda: batches.start(str(gid)))
 
     def _on_success(self, sender: Any = None, result: Any = None, **_: Any) -> None:
         if not self._ours(sender):
@@ -367,6 +365,7 @@ def install(
     stall_timeout_ms: Optional[int] = None,
     progress_states: Sequence[str] = ("PROGRESS",),
     id_prefix: str = "celery",
+    batches: bool = True,
 ) -> CeleryBridge:
     """Turn every task of ``app`` into a live taskwire task; returns the bridge (``uninstall()`` undoes it).
 
@@ -376,6 +375,7 @@ def install(
     :param title: the task's title: a string, or ``TaskInfo`` → string (default: the task name).
     :param stall_timeout_ms: sent with each create (default: the server's, 60 s; 0 = never stalls).
     :param progress_states: the ``update_state`` states reported as progress.
-    :param id_prefix: taskwire ids are ``<id_prefix>-<Celery id>``.
+    :param id_prefix: taskwire ids are ``<id_prefix>-<Celery id>``; a group's batch is ``<id_prefix>-group-<group id>``.
+    :param batches: groups and chords' headers become batches (parent tasks) and chord bodies are tagged with them.
     """
-    return CeleryBridge(app, tw, owner, title, stall_timeout_ms, progress_states, id_prefix)
+    return CeleryBridge(app, tw, owner, title, stall_timeout_ms, progress_states, id_prefix, batches)

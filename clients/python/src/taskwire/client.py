@@ -23,7 +23,7 @@ from typing import Any, Dict, Generator, Iterable, Iterator, Optional, TypeVar, 
 from . import _api, _http
 from ._api import UNSET, Unset
 from .handle import TaskHandle
-from .types import History, Position, Since, Task, TaskList, Ticket
+from .types import History, Position, Since, StreamAppend, StreamText, Task, TaskList, Ticket
 
 R = TypeVar("R")
 
@@ -97,15 +97,20 @@ class Taskwire:
         idempotency_key: Optional[str] = None,
         *,
         parent_id: Optional[str] = None,
+        batch: Optional[Dict[str, Any]] = None,
+        tags: Optional[Iterable[str]] = None,
     ) -> Task:
         """Create a task for user ``owner``; returns its snapshot (``queued``, version 1).
 
         Safe to retry: the ``Idempotency-Key`` (generated when not given) is reused by
         every retry, and the server answers a repeat with the first task. ``id`` is
         picked by the server when not given; an existing ``id`` raises Conflict.
-        ``parent_id`` is sent as ``parentId``: the task joins that batch.
+        ``parent_id`` is sent as ``parentId``: the task joins that batch (a task of the
+        same owner, not ended). ``batch`` makes it a parent now: ``{"progress_from":
+        "children" | "self", "expected_children": n, "complete_when": "children" |
+        "self"}`` (the wire's camelCase names work too). ``tags``: at most 10 ids.
         """
-        return self._call(_api.create_task(owner, title, id, meta, stall_timeout_ms, idempotency_key, parent_id))  # type: ignore[no-any-return]
+        return self._call(_api.create_task(owner, title, id, meta, stall_timeout_ms, idempotency_key, parent_id, batch, tags))  # type: ignore[no-any-return]
 
     def get_task(self, task_id: str) -> Task:
         """The task's snapshot; NotFound when it does not exist (or is another user's, with a user token)."""
@@ -117,17 +122,26 @@ class Taskwire:
         status: Optional[str] = None,
         limit: Optional[int] = None,
         cursor: Optional[str] = None,
+        *,
+        parent: Optional[str] = None,
+        tag: Optional[str] = None,
     ) -> TaskList:
         """One page of tasks, newest first: ``{"tasks": [...], "nextCursor": str | None}``; ``limit`` 1-500 (50)."""
-        return self._call(_api.list_tasks(owner, status, limit, cursor))  # type: ignore[no-any-return]
+        return self._call(_api.list_tasks(owner, status, limit, cursor, parent, tag))  # type: ignore[no-any-return]
 
     def iter_tasks(
-        self, owner: Optional[str] = None, status: Optional[str] = None, page_size: int = 100
+        self,
+        owner: Optional[str] = None,
+        status: Optional[str] = None,
+        page_size: int = 100,
+        *,
+        parent: Optional[str] = None,
+        tag: Optional[str] = None,
     ) -> Iterator[Task]:
         """Every matching task, newest first, following ``nextCursor`` page by page."""
         cursor: Optional[str] = None
         while True:
-            page = self.list_tasks(owner=owner, status=status, limit=page_size, cursor=cursor)
+            page = self.list_tasks(owner=owner, status=status, limit=page_size, cursor=cursor, parent=parent, tag=tag)
             yield from page["tasks"]
             cursor = page["nextCursor"]
             if not cursor:
@@ -159,6 +173,23 @@ class Taskwire:
     def log(self, task_id: str, *lines: str) -> Task:
         """Append log lines (1-100 per call, each up to 4 KiB); the snapshot does not change."""
         return self._call(_api.log(task_id, lines))  # type: ignore[no-any-return]
+
+    def append_stream(
+        self, task_id: str, text: str, name: str = _api.DEFAULT_STREAM, index: Optional[int] = None
+    ) -> StreamAppend:
+        """Append a chunk (1 character to 64 KiB of UTF-8) to one of the task's streams; ``{"stream", "chunks"}``.
+
+        With ``index`` (the chunk's 0-based number) a retry never appends it twice: a
+        chunk the stream already has is not appended again, one past the next is
+        Conflict. ``TaskHandle.stream`` keeps the count for you. A chunk over 64 KiB,
+        a stream over the server's ``--stream-max-bytes`` or a 9th stream of a task
+        raise BadRequest (``bad_request``); a finished task Conflict.
+        """
+        return self._call(_api.append_stream(task_id, text, name, index))  # type: ignore[no-any-return]
+
+    def read_stream(self, task_id: str, name: str = _api.DEFAULT_STREAM) -> StreamText:
+        """A stream's whole text so far: ``{"stream", "text", "chunks"}`` (``""`` and 0 when never written)."""
+        return self._call(_api.read_stream(task_id, name))  # type: ignore[no-any-return]
 
     def request_approval(self, task_id: str, prompt: str, options: Optional[Iterable[str]] = None) -> Task:
         """Ask the owner for approval (status → ``awaiting_approval``), without waiting; see ``TaskHandle.ask_approval``."""
@@ -214,8 +245,8 @@ class Taskwire:
         """A task to run as ``with tw.task(owner=…, title=…) as t:``; created on entering the block (or by ``start()``).
 
         ``kw`` are ``create_task``'s: ``id``, ``meta``, ``stall_timeout_ms``,
-        ``idempotency_key``. ``parent_id`` (sent only when given) needs a server
-        with batches.
+        ``idempotency_key``, ``batch``, ``tags``. ``parent_id`` (sent only when given)
+        needs a server with batches.
         """
         _api.create_task(owner, title, parent_id=parent_id, **kw)  # check the arguments now
         create: Dict[str, Any] = {"owner": owner, "title": title, "parent_id": parent_id, **kw}

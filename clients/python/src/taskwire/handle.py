@@ -15,13 +15,14 @@ handle (what the final update is, how ``track`` paces itself) live here too.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, Generator, Iterable, Iterator, Optional, Protocol, Type, TypeVar
 
 from . import _api
 from ._api import UNSET
 from .errors import Conflict, TaskwireError
-from .types import TERMINAL_STATUSES, Decision, Task
+from .types import TERMINAL_STATUSES, Decision, StreamAppend, StreamText, Task
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -37,6 +38,8 @@ class _Client(Protocol):
     def get_task(self, task_id: str) -> Task: ...
     def update(self, task_id: str, **fields: Any) -> Task: ...
     def log(self, task_id: str, *lines: str) -> Task: ...
+    def append_stream(self, task_id: str, text: str, name: str = ..., index: Optional[int] = ...) -> StreamAppend: ...
+    def read_stream(self, task_id: str, name: str = ...) -> StreamText: ...
     def _run(self, flow: Generator[_api.Step, Any, R]) -> R: ...
 
 logger = logging.getLogger("taskwire")
@@ -127,6 +130,8 @@ class BaseHandle:
         self._task_id = task_id
         self._task: Optional[Task] = None
         self._result: Any = UNSET
+        #: Each stream's next chunk index, as far as this handle knows (read from the server first).
+        self._next_chunk: Dict[str, int] = {}
 
     @property
     def id(self) -> str:
@@ -155,6 +160,9 @@ class BaseHandle:
             self._task_id = task["id"]
         return task
 
+    def _chunk_written(self, name: str, answer: StreamAppend) -> None:
+        self._next_chunk[name] = int(answer["chunks"])
+
     def __repr__(self) -> str:
         status = self._task.get("status") if self._task else "not created"
         return f"<{type(self).__name__} {self._task_id or '?'} {status}>"
@@ -166,6 +174,7 @@ class TaskHandle(BaseHandle):
     def __init__(self, client: _Client, create: Optional[Dict[str, Any]] = None, task_id: Optional[str] = None):
         super().__init__(create, task_id)
         self._client = client
+        self._stream_lock = threading.Lock()
 
     def start(self) -> TaskHandle:
         """Create the task now (idempotent) so that ``t.id`` is known before the block runs; returns the handle."""
@@ -213,6 +222,30 @@ class TaskHandle(BaseHandle):
     def log(self, *lines: str) -> Task:
         """Append log lines (one ``task.log`` event)."""
         return self._seen(self._client.log(self.id, *lines))  # type: ignore[no-any-return]
+
+    def stream(self, text: str, name: str = _api.DEFAULT_STREAM) -> StreamAppend:
+        """Append ``text`` to the task's stream ``name`` (``output``): output shown live as it grows.
+
+        Each chunk carries its index (the handle counts; its first chunk of a stream
+        reads the stream's count first), so a retry after a lost answer never appends
+        it twice. Appends of one handle go one at a time, from any thread. Returns
+        ``{"stream", "chunks"}``; BadRequest for a chunk over 64 KiB, a stream over
+        the server's limit or a 9th stream, Conflict once the task has finished.
+        """
+        _api.append_stream(self.id, text, name)  # check the arguments before any call
+        with self._stream_lock:
+            index = self._next_chunk.get(name)
+            if index is None:
+                index = self._client.read_stream(self.id, name)["chunks"]
+            try:
+                answer = self._client.append_stream(self.id, text, name, index)
+            except BaseException:
+                # Landed or not, unknown: the next chunk reads the count again rather than
+                # reuse this index (the server would take a different text as this one's retry).
+                self._next_chunk.pop(name, None)
+                raise
+            self._chunk_written(name, answer)
+            return answer
 
     def ask_approval(self, prompt: str, options: Optional[Iterable[str]] = None, timeout: Optional[float] = None) -> Decision:
         """Ask the owner and wait for the decision, long-polling (no busy loop).

@@ -33,8 +33,34 @@ class Approval(TypedDict):
     decidedAt: Optional[str]
 
 
+class Batch(TypedDict):
+    """A parent's batch options, defaults filled in (protocol §8)."""
+
+    progressFrom: str
+    expectedChildren: int
+    completeWhen: str
+
+
+class ChildCounts(TypedDict):
+    """A parent's children by status; the counts sum to ``total``."""
+
+    total: int
+    queued: int
+    running: int
+    stalled: int
+    awaiting_approval: int
+    succeeded: int
+    failed: int
+    cancelled: int
+
+
+class StreamSummary(TypedDict):
+    chunks: int
+    bytes: int
+
+
 class Task(TypedDict):
-    """A task snapshot (protocol §1)."""
+    """A task snapshot (protocol §1; ``parentId`` to ``streams`` are protocol 1.1, §8)."""
 
     id: str
     owner: str
@@ -53,6 +79,11 @@ class Task(TypedDict):
     startedAt: Optional[str]
     finishedAt: Optional[str]
     version: int
+    parentId: Optional[str]
+    batch: Optional[Batch]
+    children: Optional[ChildCounts]
+    tags: List[str]
+    streams: Dict[str, StreamSummary]
 
 
 class TaskList(TypedDict):
@@ -95,6 +126,21 @@ class Ticket(TypedDict):
 
     ticket: str
     expiresAt: str
+
+
+class StreamAppend(TypedDict):
+    """``POST /tasks/:id/stream``: the stream and its chunk count after the append."""
+
+    stream: str
+    chunks: int
+
+
+class StreamText(TypedDict):
+    """``GET /tasks/:id/streams/:name``: every chunk so far, joined."""
+
+    stream: str
+    text: str
+    chunks: int
 
 
 #: ``since`` for history: ``"<epoch>:<offset>"``, an ``(epoch, offset)`` pair or a Position.
