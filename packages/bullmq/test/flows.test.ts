@@ -202,10 +202,12 @@ describe('BullMQ flows as batches', () => {
     expect(done.children).toMatchObject({ total: 5, succeeded: 5 });
     const okSnaps = await snapshots(okId);
     expect(okSnaps.map((s) => s.version)).toEqual(okSnaps.map((_, i) => i + 1));
-    // Queued while its children ran, its progress theirs (5 slots); then its own job ran (its
-    // `active` may overtake its last child's `completed`: two queues, two event streams).
-    const whileQueued = okSnaps.filter((s) => s.status === 'queued').map((s) => s.progress);
-    expect(whileQueued).toEqual(expect.arrayContaining([10, 20, 30, 40]));
+    // Running once its children ran (protocol §8: a parent runs once a child does), its
+    // progress theirs (5 slots); then its own job ran (its `active` may overtake its last
+    // child's `completed`: two queues, two event streams).
+    const whileRunning = okSnaps.filter((s) => s.status === 'running').map((s) => s.progress);
+    expect(whileRunning).toEqual(expect.arrayContaining([10, 20, 30, 40]));
+    expect(okSnaps.filter((s) => s.status === 'queued').every((s) => s.progress === 0)).toBe(true);
     expect(okSnaps.some((s) => s.status === 'running' && s.stage === 'merge')).toBe(true);
 
     const failed = (await get(badId))!;

@@ -134,11 +134,18 @@ export class TaskwireBackend {
     const key = `${id}\n${name}`;
     let index = this.#nextChunk.get(key);
     if (index === undefined) index = (await this.readStream(id, name)).chunks;
-    const answer = await call<{ stream: string; chunks: number }>(this.#http, 'POST', `/tasks/${enc(id)}/stream`, {
-      text,
-      stream: name,
-      index,
-    });
+    let answer: { stream: string; chunks: number };
+    try {
+      answer = await call<{ stream: string; chunks: number }>(this.#http, 'POST', `/tasks/${enc(id)}/stream`, {
+        text,
+        stream: name,
+        index,
+      });
+    } catch (err) {
+      // The chunk may have landed: the next one reads the count again rather than reuse this index.
+      this.#nextChunk.delete(key);
+      throw err;
+    }
     this.#nextChunk.delete(key); // re-inserted last: the map keeps the most recent streams
     this.#nextChunk.set(key, answer.chunks);
     if (this.#nextChunk.size > 1000) this.#nextChunk.delete(this.#nextChunk.keys().next().value as string);
