@@ -69,8 +69,12 @@ describe('backend client', () => {
     const tw = createBackend({ url: `http://127.0.0.1:${p.port}`, apiKey: s.apiKey, ...FAST });
     const task = await tw.createTask({ owner: 'alice', title: 'essay' });
     expect(await tw.stream(task.id, 'one ')).toEqual({ stream: 'output', chunks: 1 });
-    p.dropNextResponse(); // the chunk lands, its answer is lost, the client retries
+    p.cutAll(); // the next request opens a connection, whose answer is lost: the client retries
+    await new Promise((r) => setTimeout(r, 100));
+    p.dropNextResponse();
+    const before = p.accepted;
     expect(await tw.stream(task.id, 'two ')).toEqual({ stream: 'output', chunks: 2 });
+    expect(p.accepted).toBeGreaterThanOrEqual(before + 2);
     expect(await tw.stream(task.id, 'three')).toEqual({ stream: 'output', chunks: 3 });
     await tw.stream(task.id, 'aside', 'notes');
     expect(await tw.readStream(task.id)).toEqual({ stream: 'output', text: 'one two three', chunks: 3 });
@@ -78,11 +82,20 @@ describe('backend client', () => {
     const other = createBackend({ url: s.url, apiKey: s.apiKey, ...FAST });
     expect(await other.stream(task.id, '!')).toEqual({ stream: 'output', chunks: 4 });
     expect((await tw.readStream(task.id, 'notes')).text).toBe('aside');
+    // An append that fails for good after its chunk landed: the next chunk is not taken for its retry.
+    const once = createBackend({ url: `http://127.0.0.1:${p.port}`, apiKey: s.apiKey, ...FAST, retries: 0 });
+    await once.stream(task.id, '?');
+    p.cutAll();
+    await new Promise((r) => setTimeout(r, 100)); // the client sees its connection closed, not reused
+    p.dropNextResponse();
+    await expect(once.stream(task.id, '¿')).rejects.toMatchObject({ code: 'network' });
+    await once.stream(task.id, '.');
+    expect((await tw.readStream(task.id)).text).toBe('one two three!?¿.');
     const history = await s.api<{ events: Array<{ data: { kind: string } }> }>(
       'GET',
       `/channels/task:${task.id}/history?limit=100`,
     );
-    expect(history.body.events.filter((e) => e.data.kind === 'task.stream')).toHaveLength(5);
+    expect(history.body.events.filter((e) => e.data.kind === 'task.stream')).toHaveLength(8);
   });
 
   it('reports progress, logs, and completes; the snapshot follows', async () => {
