@@ -87,8 +87,10 @@ describe('taskwire serve --dev --demo', () => {
 
   it('shows succeeded, failed, awaiting_approval and stalled tasks of several owners, at most 8 in flight', async () => {
     const seen = await until('a task in each status', async () => {
-      const tasks = await api<{ tasks: Task[] }>('GET', '/tasks?limit=500').then((p) => p.tasks);
-      expect(liveWorkers(tasks)).toBeLessThanOrEqual(8);
+      const all = await api<{ tasks: Task[] }>('GET', '/tasks?limit=500').then((p) => p.tasks);
+      expect(liveWorkers(all)).toBeLessThanOrEqual(8);
+      // The rotation's tasks (the batch and the streamed notes have tests of their own).
+      const tasks = all.filter((t) => !['pages', 'page', 'notes'].includes(String(t.meta.scenario)));
       const [succeeded, failed, awaiting, stalled] = (
         ['succeeded', 'failed', 'awaiting_approval', 'stalled'] as const
       ).map((s) => tasks.filter((t) => t.status === s));
@@ -266,6 +268,30 @@ describe('startDemo()', () => {
   afterAll(async () => {
     await demo?.stop();
     await ctx.close();
+  });
+
+  it('runs batches one at a time, alternating a failing run and a succeeding one', async () => {
+    const own = await startTestServer();
+    const d = startDemo({ url: own.url, apiKey: own.apiKey, speed: 100, maxInFlight: 3 });
+    try {
+      const batches = await until(
+        'two batches to end',
+        async () => {
+          const { body } = await own.api<{ tasks: Task[] }>('GET', '/tasks?limit=500');
+          const mine = body.tasks
+            .filter((t) => t.meta.scenario === 'pages' && t.parentId === null)
+            .sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+          expect(mine.filter((t) => !ended(t)).length).toBeLessThanOrEqual(1);
+          return mine.filter(ended).length >= 2 ? mine : undefined;
+        },
+        60_000,
+      );
+      expect(batches.slice(0, 2).map((t) => t.status)).toEqual(['failed', 'succeeded']);
+      expect(Date.parse(batches[1]!.createdAt)).toBeGreaterThanOrEqual(Date.parse(batches[0]!.finishedAt!));
+    } finally {
+      await d.stop();
+      await own.close();
+    }
   });
 
   it('keeps at most maxInFlight workers, and after stop() sends nothing more', async () => {

@@ -1,6 +1,5 @@
 /** The list's batch tree (tree.ts) and the batch and stream helpers of format.ts and stream-view.tsx. */
-import type { ChildCounts, Task } from '@taskwire/client';
-import { countChildren } from '@taskwire/protocol';
+import type { Task } from '@taskwire/client';
 import { describe, expect, it } from 'vitest';
 import { batchOptions, batchSummary, cancelQuestion, formatBytes, unfinished, utf8Bytes } from '../src/format.js';
 import { SHOWN_CHARS, tailOf } from '../src/stream-view.js';
@@ -40,7 +39,18 @@ const task = (id: string, patch: Partial<Task> = {}): Task => {
 const shape = (nodes: TreeNode[]): string[] =>
   nodes.map((n) => (n.children.length ? `${n.task.id}(${shape(n.children).join(' ')})` : n.task.id));
 
-const counts = (patch: Partial<ChildCounts>): ChildCounts => ({ ...countChildren([]), ...patch });
+type ChildCounts = NonNullable<Task['children']>;
+const NONE: ChildCounts = {
+  total: 0,
+  queued: 0,
+  running: 0,
+  stalled: 0,
+  awaiting_approval: 0,
+  succeeded: 0,
+  failed: 0,
+  cancelled: 0,
+};
+const counts = (patch: Partial<ChildCounts>): ChildCounts => ({ ...NONE, ...patch });
 
 describe('buildTree', () => {
   it('puts children under their parent in creation order, and keeps the roots in list order', () => {

@@ -33,9 +33,9 @@ const TOPICS = [
 ];
 
 const STAGES = [
-  { name: 'outline', message: 'sections', count: 6 },
-  { name: 'draft', message: 'paragraphs', count: 14 },
-  { name: 'review', message: 'claims checked', count: 9 },
+  { name: 'outline', message: 'sections', count: 6, doing: 'planning' },
+  { name: 'draft', message: 'paragraphs', count: 14, doing: 'writing' },
+  { name: 'review', message: 'claims checked', count: 9, doing: 'fact-checking' },
 ] as const;
 
 export interface BatchContext {
@@ -91,11 +91,14 @@ async function runPage(ctx: BatchContext, child: Task, n: number): Promise<void>
   const total = between(4_000, 14_000);
   const steps = between(6, 10);
   const fails = ctx.failPage && n === FAILING_PAGE;
+  let current: string | null = null;
   for (let i = 1; i <= steps; i++) {
     const done = i / steps;
     const index = Math.min(STAGES.length - 1, Math.floor(((i - 1) / steps) * STAGES.length));
     const stage = STAGES[index] ?? STAGES[0];
     const within = Math.min(1, Math.max(0, (done - index / STAGES.length) * STAGES.length));
+    if (stage.name !== current) await tw.log(child.id, `[${stage.name}] ${stage.doing} page ${n}`);
+    current = stage.name;
     if (fails && stage.name === 'review') {
       await tw.log(child.id, '[review] fact check: 2 claims have no source');
       await tw.fail(child.id, { message: 'fact check: 2 claims on this page have no source', code: 'fact_check' });

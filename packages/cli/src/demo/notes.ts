@@ -1,7 +1,7 @@
 /**
  * The demo's streamed task (protocol 1.1 streams): "Draft the release notes", an
  * LLM-like writer that appends a few words every 50-150 ms to the stream `output`
- * (a few KB in all, about 15 s at speed 1) while its progress follows the text.
+ * (about 3 KB in all, some 20 s at speed 1) while its progress follows the text.
  */
 import type { TaskwireBackend } from '@taskwire/client/backend';
 import { between, type Clock } from './clock.js';
@@ -46,6 +46,16 @@ export function releaseNotes(version: string): string {
     '### Streams',
     '',
     'A worker appends text to a named stream, a few words at a time, the way a language model writes. Each chunk carries its number, so a viewer that joins late reads the text so far and then follows the new chunks, and one that reconnects after a network blip neither loses a chunk nor shows one twice. The full text stays readable over HTTP for as long as the task is kept.',
+    '',
+    '### In the dashboard',
+    '',
+    'A batch is one row whatever its size, with its counts in front: "7 / 12 done · 1 failed · 3 running · 1 to come". Its children wait behind a toggle, and the filters open it by themselves when only a child matches. A task that streams shows its text in its detail as it is written, in a fixed-width font with its line breaks, and keeps to the end while you read at the end.',
+    '',
+    '### Performance',
+    '',
+    '- A parent follows a change of one of its children in one commit, on every engine.',
+    '- A chunk is encoded once and the same bytes go to every viewer of the task.',
+    '- Reading a stream of 1 MiB takes one request, whatever its number of chunks.',
     '',
     '## Fixes',
     '',
