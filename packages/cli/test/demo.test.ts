@@ -90,7 +90,7 @@ describe('taskwire serve --dev --demo', () => {
       const all = await api<{ tasks: Task[] }>('GET', '/tasks?limit=500').then((p) => p.tasks);
       expect(liveWorkers(all)).toBeLessThanOrEqual(8);
       // The rotation's tasks (the batch and the streamed notes have tests of their own).
-      const tasks = all.filter((t) => !['pages', 'page', 'notes'].includes(String(t.meta.scenario)));
+      const tasks = all.filter((t) => !['pages', 'page', 'notes'].some((s) => t.meta.scenario === s));
       const [succeeded, failed, awaiting, stalled] = (
         ['succeeded', 'failed', 'awaiting_approval', 'stalled'] as const
       ).map((s) => tasks.filter((t) => t.status === s));

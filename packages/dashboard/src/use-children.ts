@@ -1,13 +1,13 @@
 /**
  * A batch's children for its detail: `GET /tasks?parent=<id>` (every page, at most
  * MAX_CHILDREN_READ), read each time the owner's feed `user:<owner>` becomes
- * `subscribed` (first load, and after every reconnect or resync), and kept live from
+ * `subscribed` (first load, and after every reconnect) or resyncs, and kept live from
  * that feed, where every child's change is published: no subscription per child.
  * Snapshots merge by the version rule, so a late HTTP page never moves a child back.
  */
 import { useEffect, useMemo, useReducer, useState } from 'react';
 import type { Task } from '@taskwire/client';
-import { useChannel } from '@taskwire/react';
+import { useChannel, useTaskwireClient } from '@taskwire/react';
 import { useDashboard } from './hooks.js';
 import { taskOf } from './use-task-list.js';
 
@@ -42,15 +42,30 @@ const byCreated = (a: Task, b: Task): number =>
 
 export function useChildren(parent: Task): Children {
   const { api } = useDashboard();
+  const client = useTaskwireClient();
+  const feed = `user:${parent.owner}`;
+  const [reads, reread] = useReducer((n: number) => n + 1, 0);
   const isBatch = parent.children !== null || parent.batch !== null;
   const [held, add] = useReducer(merge, new Map<string, Task>());
   const [loaded, setLoaded] = useState(false);
   const [capped, setCapped] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const { state } = useChannel(`user:${parent.owner}`, (e) => {
+  const { state } = useChannel(feed, (e) => {
     const task = taskOf(e.data);
     if (task && task.parentId === parent.id) add([task]);
   });
+
+  // Events lost in a gap the server could not replay: read the children again.
+  useEffect(() => {
+    const handle = client.channel(feed);
+    const off = handle.subscribe((n) => {
+      if (n.type === 'resync') reread();
+    });
+    return () => {
+      off();
+      handle.release();
+    };
+  }, [client, feed]);
 
   useEffect(() => {
     if (!isBatch || state !== 'subscribed') return undefined;
@@ -80,7 +95,7 @@ export function useChildren(parent: Task): Children {
     return () => {
       stopped = true;
     };
-  }, [api, parent.id, isBatch, state]);
+  }, [api, parent.id, isBatch, state, reads]);
 
   const children = useMemo(() => Array.from(held.values()).sort(byCreated), [held]);
   return { children, loading: isBatch && !loaded && error === null, error, capped };
