@@ -9,7 +9,7 @@
  * - the CLI `serve --dev` as a child process with the SQLite engine on a fixed port:
  *   killed (SIGKILL) and restarted, the page shows reconnecting, then catches up.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,14 +123,18 @@ describe('the dashboard in Chromium', () => {
     await page.waitForSelector('li.task-row[data-id="pages"][data-batch="true"]');
     const detail = page.locator('li.task-row[data-id="pages"] .cell-detail');
     await expect(detail.textContent()).resolves.toBe('0 / 3 done · 3 to come');
-    for (const n of [1, 2, 3])
-      await api(server, 'POST', '/tasks', { id: `page-${n}`, owner: 'alice', title: `Page ${n}`, parentId: 'pages' });
+    const child = (n: number): Promise<void> =>
+      api(server, 'POST', '/tasks', { id: `page-${n}`, owner: 'alice', title: `Page ${n}`, parentId: 'pages' });
+    const toggle = page.locator('li.batch-group[data-parent="pages"] > button');
+    await child(1);
+    await page.waitForSelector('li.batch-group[data-parent="pages"] > button:text("▸ Show 1 child (3 expected)")');
+    await child(2);
+    await child(3);
     await waitForRow(page, 'pages', { progress: '0' });
     await page.waitForSelector('li.task-row[data-id="pages"] [role="progressbar"][aria-valuenow="0"]');
     await expect(detail.textContent()).resolves.toBe('0 / 3 done · 3 queued');
     // The children are not rows of their own: they wait behind the toggle.
     expect(await page.locator('li.task-row[data-id="page-1"]').count()).toBe(0);
-    const toggle = page.locator('li.batch-group[data-parent="pages"] > button');
     await expect(toggle.textContent()).resolves.toBe('▸ Show 3 children');
     await toggle.click();
     await expect(toggle.getAttribute('aria-expanded')).resolves.toBe('true');
@@ -175,6 +179,14 @@ describe('the dashboard in Chromium', () => {
     await expect(detail.textContent()).resolves.toBe('2 / 3 done · 1 failed · 1 of 3 children failed');
     await page.waitForSelector('.detail .outcome.failed:has-text("children_failed")');
     await page.waitForSelector('.detail .timeline li.tl-child:has-text("Page 2 → failed")');
+    // Filters: only children match, so the batch shows them alone, open by itself.
+    await page.click('.detail button:text("← Back to tasks")');
+    await page.selectOption('.filters select >> nth=0', 'succeeded');
+    await waitForRow(page, 'page-3', { status: 'succeeded' });
+    expect(await page.locator('li.task-row[data-id="page-2"]').count()).toBe(0);
+    await expect(toggle.textContent()).resolves.toBe('▾ Hide 2 of 3 children matching the filters');
+    await page.selectOption('.filters select >> nth=0', 'all');
+    await page.click('li.task-row[data-id="pages"] > button');
     // Links: child → parent and back.
     await page.click('.detail .batch li.child[data-id="page-2"] a');
     await page.waitForSelector('.detail[data-id="page-2"] .part-of a:text("Generate 3 pages")');
@@ -227,6 +239,33 @@ describe('the dashboard in Chromium', () => {
     expect(scroll).toBeLessThan(24);
     expect(await notReloaded(page)).toBe('still the same page');
     expect([...errors, ...late.errors]).toEqual([]);
+  });
+
+  it('draws only the tail of a long stream, with a note, and downloads the whole text', async () => {
+    await api(server, 'POST', '/tasks', { id: 'big-log', owner: 'carol', title: 'Write a long transcript' });
+    const lines = (from: number): string =>
+      Array.from({ length: 700 }, (_, i) => `${String(from + i).padStart(5, '0')} ${'x'.repeat(50)}\n`).join('');
+    for (const from of [0, 700]) await api(server, 'POST', '/tasks/big-log/stream', { text: lines(from) });
+    const { page, errors } = await openDashboard(server.url);
+    await page.goto(`${server.url}/#/tasks/big-log`);
+    await page.waitForSelector('.stream[data-stream="output"][data-chunks="2"] .stream-note');
+    const full = lines(0) + lines(700);
+    const shown = (await page.locator('.stream pre').textContent()) ?? '';
+    expect(shown.length).toBeLessThanOrEqual(64 * 1024);
+    expect(full.endsWith(shown)).toBe(true);
+    expect(shown).toMatch(/^\d{5} x/);
+    await expect(page.locator('.stream-note').textContent()).resolves.toMatch(
+      /^Showing the last 6\d\.\d KB of 77\.9 KB\./,
+    );
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('.stream-note button:text("Download the full text")'),
+    ]);
+    expect(download.suggestedFilename()).toBe('big-log-output.txt');
+    const file = path.join(tmp, 'big-log.txt');
+    await download.saveAs(file);
+    expect(await readFile(file, 'utf8')).toBe(full);
+    expect(errors).toEqual([]);
   });
 
   it('signs in with a pasted user token: the user sees only their own tasks, live, and no admin views', async () => {
