@@ -5,7 +5,7 @@
  * SIGTERM exits 0. And startDemo() on its own: bounded, and stop() really stops.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import type { Task, TaskStatus } from '@taskwire/protocol';
+import { countChildren, endOfChildren, followChildren, type Task, type TaskStatus } from '@taskwire/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../server/test/helpers/server.js';
 import { startDemo, type Demo } from '../src/demo/index.js';
@@ -14,12 +14,21 @@ import { exitOf, runCli, startCli, waitForOutput } from './helpers/run-cli.js';
 const SPEED = '20';
 
 /**
- * Tasks whose worker is still at work: unfinished, not stalled, and not the dying
- * worker's (short stall timeout), which stays `running` until the server marks it.
+ * Tasks whose worker is still at work: top-level (a batch counts one, whatever its
+ * children), unfinished, not stalled, and not the dying worker's (short stall
+ * timeout), which stays `running` until the server marks it.
  */
 const liveWorkers = (tasks: Task[]): number =>
-  tasks.filter((t) => ['queued', 'running', 'awaiting_approval'].includes(t.status) && t.stallTimeoutMs >= 60_000)
-    .length;
+  tasks.filter(
+    (t) =>
+      t.parentId === null &&
+      ['queued', 'running', 'awaiting_approval'].includes(t.status) &&
+      t.stallTimeoutMs >= 60_000,
+  ).length;
+
+type HistoryEvent = { data: { kind: string; task?: Task; index?: number; text?: string; stream?: string } };
+
+const ended = (t: Task): boolean => ['succeeded', 'failed', 'cancelled'].includes(t.status);
 
 /** Polls `fn` every 100 ms until it returns a value (not undefined), for at most `timeoutMs`. */
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -78,8 +87,10 @@ describe('taskwire serve --dev --demo', () => {
 
   it('shows succeeded, failed, awaiting_approval and stalled tasks of several owners, at most 8 in flight', async () => {
     const seen = await until('a task in each status', async () => {
-      const tasks = await api<{ tasks: Task[] }>('GET', '/tasks?limit=500').then((p) => p.tasks);
-      expect(liveWorkers(tasks)).toBeLessThanOrEqual(8);
+      const all = await api<{ tasks: Task[] }>('GET', '/tasks?limit=500').then((p) => p.tasks);
+      expect(liveWorkers(all)).toBeLessThanOrEqual(8);
+      // The rotation's tasks (the batch and the streamed notes have tests of their own).
+      const tasks = all.filter((t) => !['pages', 'page', 'notes'].some((s) => t.meta.scenario === s));
       const [succeeded, failed, awaiting, stalled] = (
         ['succeeded', 'failed', 'awaiting_approval', 'stalled'] as const
       ).map((s) => tasks.filter((t) => t.status === s));
@@ -103,6 +114,65 @@ describe('taskwire serve --dev --demo', () => {
     const kinds = history.events.map((e) => e.data.kind);
     expect(kinds).toContain('task.log');
     expect(kinds.filter((k) => k === 'task.updated').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('runs a batch of 12 pages that the server ends from its children: the first fails on page 9', async () => {
+    const all = async (): Promise<Task[]> => (await api<{ tasks: Task[] }>('GET', '/tasks?limit=500')).tasks;
+    const batch = await until('the first batch to end', async () => {
+      const first = (await all()).find((t) => t.meta.scenario === 'pages' && t.id.endsWith('-2'));
+      return first && ended(first) ? first : undefined;
+    });
+    expect(batch).toMatchObject({ title: 'Generate 12 concept pages', owner: 'alice', parentId: null });
+    expect(batch.batch).toEqual({ progressFrom: 'children', expectedChildren: 12, completeWhen: 'children' });
+    const children = (await api<{ tasks: Task[] }>('GET', `/tasks?parent=${batch.id}&limit=100`)).tasks;
+    expect(children).toHaveLength(12);
+    expect(children.every(ended)).toBe(true);
+    expect(batch.children).toEqual(countChildren(children));
+    expect(followChildren(batch, children)).toBeNull();
+    const end = endOfChildren(countChildren(children), batch.batch!);
+    expect({ status: batch.status, error: batch.error }).toEqual(end);
+    expect(batch.status).toBe('failed');
+    expect(batch.error).toEqual({ code: 'children_failed', message: '1 of 12 children failed' });
+    expect(children.find((c) => c.status === 'failed')?.id).toBe(`${batch.id}-page-9`);
+    // It ran while its pages were still being created.
+    const history = await api<{ events: HistoryEvent[] }>('GET', `/channels/task:${batch.id}/history?limit=1000`);
+    const snapshots = history.events.flatMap((e) => (e.data.task ? [e.data.task] : []));
+    expect(snapshots.some((t) => t.status === 'running' && t.children !== null && t.children.total < 12)).toBe(true);
+    // The pages were created over time and each went at its own pace.
+    const created = children.map((c) => Date.parse(c.createdAt));
+    expect(Math.max(...created) - Math.min(...created)).toBeGreaterThan(200);
+    const durations = children
+      .filter((c) => c.startedAt && c.finishedAt)
+      .map((c) => Date.parse(c.finishedAt!) - Date.parse(c.startedAt!));
+    expect(new Set(durations).size).toBeGreaterThan(6);
+    // The next batch succeeds (runs alternate); it starts only once this one is over.
+    const tasks = await all();
+    const batches = tasks.filter((t) => t.meta.scenario === 'pages' && t.parentId === null);
+    expect(batches.filter((t) => !ended(t)).length).toBeLessThanOrEqual(1);
+  });
+
+  it('streams the release notes: the stream’s text is its chunks in order, and the task succeeds', async () => {
+    const notes = await until('the streamed notes to end', async () => {
+      const tasks = (await api<{ tasks: Task[] }>('GET', '/tasks?limit=500')).tasks;
+      const first = tasks.find((t) => t.meta.scenario === 'notes' && t.id.endsWith('-3'));
+      return first && ended(first) ? first : undefined;
+    });
+    expect(notes).toMatchObject({ title: 'Draft the release notes', status: 'succeeded' });
+    const stream = await api<{ text: string; chunks: number }>('GET', `/tasks/${notes.id}/streams/output`);
+    expect(stream.text).toMatch(/^# Release notes: /);
+    expect(new TextEncoder().encode(stream.text).length).toBeGreaterThan(1_500);
+    expect(notes.streams.output).toEqual({
+      chunks: stream.chunks,
+      bytes: new TextEncoder().encode(stream.text).length,
+    });
+    expect(notes.result).toMatchObject({ chunks: stream.chunks });
+    const history = await api<{ events: HistoryEvent[] }>('GET', `/channels/task:${notes.id}/history?limit=1000`);
+    const chunks = history.events.filter((e) => e.data.kind === 'task.stream').map((e) => e.data);
+    expect(chunks.map((c) => c.index)).toEqual(Array.from({ length: stream.chunks }, (_, i) => i));
+    expect(chunks.map((c) => c.text).join('')).toBe(stream.text);
+    // Its progress moved while it wrote.
+    const progress = history.events.flatMap((e) => (e.data.task?.status === 'running' ? [e.data.task.progress] : []));
+    expect(new Set(progress).size).toBeGreaterThan(3);
   });
 
   it('an approved task goes back to running and then succeeds', async () => {
@@ -198,6 +268,30 @@ describe('startDemo()', () => {
   afterAll(async () => {
     await demo?.stop();
     await ctx.close();
+  });
+
+  it('runs batches one at a time, alternating a failing run and a succeeding one', async () => {
+    const own = await startTestServer();
+    const d = startDemo({ url: own.url, apiKey: own.apiKey, speed: 100, maxInFlight: 3 });
+    try {
+      const batches = await until(
+        'two batches to end',
+        async () => {
+          const { body } = await own.api<{ tasks: Task[] }>('GET', '/tasks?limit=500');
+          const mine = body.tasks
+            .filter((t) => t.meta.scenario === 'pages' && t.parentId === null)
+            .sort((a, b) => (a.createdAt < b.createdAt ? -1 : 1));
+          expect(mine.filter((t) => !ended(t)).length).toBeLessThanOrEqual(1);
+          return mine.filter(ended).length >= 2 ? mine : undefined;
+        },
+        60_000,
+      );
+      expect(batches.slice(0, 2).map((t) => t.status)).toEqual(['failed', 'succeeded']);
+      expect(Date.parse(batches[1]!.createdAt)).toBeGreaterThanOrEqual(Date.parse(batches[0]!.finishedAt!));
+    } finally {
+      await d.stop();
+      await own.close();
+    }
   });
 
   it('keeps at most maxInFlight workers, and after stop() sends nothing more', async () => {

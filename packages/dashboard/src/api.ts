@@ -51,7 +51,15 @@ export interface History {
 }
 
 export interface Api {
-  listTasks(query: { owner?: string; status?: string; limit?: number }): Promise<{ tasks: Task[] }>;
+  listTasks(query: {
+    owner?: string;
+    status?: string;
+    parent?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ tasks: Task[]; nextCursor: string | null }>;
+  /** A stream's whole text (`GET /tasks/:id/streams/:name`). */
+  streamText(id: string, name: string): Promise<{ stream: string; text: string; chunks: number }>;
   history(channel: string, limit?: number): Promise<History>;
   decide(id: string, decision: 'approve' | 'reject', comment?: string): Promise<Task>;
   cancel(id: string): Promise<Task>;
@@ -90,6 +98,7 @@ export function createApi(base: string, token: () => string): Api {
   };
   return {
     listTasks: (query) => call('GET', `/tasks${q(query)}`),
+    streamText: (id, name) => call('GET', `/tasks/${encodeURIComponent(id)}/streams/${encodeURIComponent(name)}`),
     history: (channel, limit = 100) => call('GET', `/channels/${encodeURIComponent(channel)}/history${q({ limit })}`),
     decide: (id, decision, comment) =>
       call('POST', `/tasks/${encodeURIComponent(id)}/decision`, comment ? { decision, comment } : { decision }),

@@ -69,3 +69,85 @@ export function byUpdated(a: Task, b: Task): number {
   if (a.updatedAt !== b.updatedAt) return a.updatedAt < b.updatedAt ? 1 : -1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
+
+/** A batch's counts in words, for its row and detail: `7 / 12 done · 1 failed · 3 running · 1 to come`. */
+export function batchSummary(task: Task): string | null {
+  const c = task.children;
+  if (!c && !task.batch) return null;
+  const counts = c ?? {
+    total: 0,
+    queued: 0,
+    running: 0,
+    stalled: 0,
+    awaiting_approval: 0,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+  };
+  const expected = task.batch?.expectedChildren ?? 0;
+  const parts = [`${counts.succeeded} / ${Math.max(counts.total, expected)} done`];
+  const more: [number, string][] = [
+    [counts.failed, 'failed'],
+    [counts.cancelled, 'cancelled'],
+    [counts.stalled, 'stalled'],
+    [counts.awaiting_approval, 'need approval'],
+    [counts.running, 'running'],
+    [counts.queued, 'queued'],
+    [expected - counts.total, 'to come'],
+  ];
+  for (const [n, label] of more) if (n > 0) parts.push(`${n} ${label}`);
+  return parts.join(' · ');
+}
+
+/** A batch's options in words (its `batch`, defaults filled in by the server). */
+export function batchOptions(task: Task): string[] {
+  const b = task.batch;
+  if (!b) return [];
+  const slots = b.expectedChildren > 0 ? ` (over at least ${b.expectedChildren} children)` : '';
+  return [
+    b.progressFrom === 'children'
+      ? `Progress is the mean of its children’s${slots}; a child not created yet counts 0.`
+      : 'Progress is reported by its own worker.',
+    b.completeWhen === 'children'
+      ? `It ends by itself once every child has ended${b.expectedChildren > 0 ? ` and ${b.expectedChildren} exist` : ''}: done when all succeeded, else failed.`
+      : 'Its own worker ends it.',
+  ];
+}
+
+/** Children that have not ended, with theirs when known (a cancel takes them all). */
+export function unfinished(task: Task, children: readonly Task[] = []): number {
+  const c = task.children;
+  if (!c) return 0;
+  let n = c.total - c.succeeded - c.failed - c.cancelled;
+  for (const child of children) if (child.children) n += unfinished(child);
+  return n;
+}
+
+/** `812 B`, `2.4 KB`, `1.2 MB` (1 KB = 1024 B). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** The UTF-8 size of a string, without encoding it. */
+export function utf8Bytes(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** What a cancel asks: a batch's cancel takes every unfinished child with it. */
+export function cancelQuestion(task: Task, children: readonly Task[] = []): string {
+  const n = unfinished(task, children);
+  const also = n > 0 ? ` It also cancels ${n === 1 ? 'its 1 unfinished child' : `its ${n} unfinished children`}.` : '';
+  return `Cancel task ${task.id}?${also}`;
+}

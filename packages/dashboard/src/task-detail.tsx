@@ -1,11 +1,14 @@
-/** One task: its snapshot, approval, result or error, timeline and log stream. */
-import { useState, type ReactElement } from 'react';
+/** One task: its snapshot, batch or parent, approval, result or error, streams, timeline and log. */
+import { useMemo, useState, type ReactElement } from 'react';
 import type { Task } from '@taskwire/client';
 import { useTask } from '@taskwire/react';
 import { ApprovalPanel } from './approval.js';
-import { elapsedMs, etaMs, formatDuration, formatTime, isTerminal } from './format.js';
+import { BatchSection, PartOf } from './batch.js';
+import { STATUS_LABEL, elapsedMs, etaMs, formatDuration, formatTime, isTerminal, cancelQuestion } from './format.js';
 import { useDashboard } from './hooks.js';
-import { useTaskEvents } from './use-task-events.js';
+import { Streams } from './stream-view.js';
+import { useChildren } from './use-children.js';
+import { useTaskEvents, type TimelineEntry } from './use-task-events.js';
 import { ProgressBar, StatusPill } from './widgets.js';
 
 export function TaskDetail(props: { id: string; now: number; close: () => void }): ReactElement {
@@ -35,10 +38,22 @@ export function TaskDetail(props: { id: string; now: number; close: () => void }
 
 function Body(props: { task: Task; now: number }): ReactElement {
   const { task, now } = props;
-  const { logs, timeline, error } = useTaskEvents(task.id);
+  const events = useTaskEvents(task.id);
+  const { logs, error } = events;
+  const kids = useChildren(task);
+  const isBatch = task.children !== null || task.batch !== null;
+  const timeline = useMemo(() => withChildEnds(events.timeline, kids.children), [events.timeline, kids.children]);
+  const streams = useMemo(
+    () =>
+      Array.from(new Set([...Object.keys(task.streams), ...events.streams])).sort((a, b) =>
+        a === 'output' ? -1 : b === 'output' ? 1 : a < b ? -1 : 1,
+      ),
+    [task.streams, events.streams],
+  );
   const eta = etaMs(task, now);
   return (
     <>
+      {task.parentId !== null && <PartOf parentId={task.parentId} />}
       <dl className="facts">
         <dt>Status</dt>
         <dd>
@@ -66,9 +81,11 @@ function Body(props: { task: Task; now: number }): ReactElement {
         <dt>Created</dt>
         <dd>{formatTime(task.createdAt)}</dd>
       </dl>
+      {isBatch && <BatchSection task={task} kids={kids} />}
       <ApprovalPanel task={task} />
       <Outcome task={task} />
-      <CancelButton task={task} />
+      <CancelButton task={task} kids={kids.children} />
+      <Streams task={task} names={streams} />
       {error && <p className="error">History could not be loaded: {error}</p>}
       <section aria-labelledby="timeline-h">
         <h3 id="timeline-h">Timeline</h3>
@@ -121,12 +138,30 @@ function Outcome(props: { task: Task }): ReactElement | null {
   return null;
 }
 
-function CancelButton(props: { task: Task }): ReactElement | null {
+/** The timeline, with a line per child that ended (a batch's progress lines are left out). */
+function withChildEnds(timeline: readonly TimelineEntry[], children: readonly Task[]): TimelineEntry[] {
+  const ends: TimelineEntry[] = children.flatMap((c) =>
+    isTerminal(c.status) && c.finishedAt
+      ? [
+          {
+            key: `child:${c.id}`,
+            time: Date.parse(c.finishedAt),
+            text: `child ${c.title ?? c.id} → ${STATUS_LABEL[c.status]}`,
+            kind: 'child' as const,
+          },
+        ]
+      : [],
+  );
+  if (ends.length === 0) return timeline as TimelineEntry[];
+  return [...timeline, ...ends].sort((a, b) => a.time - b.time);
+}
+
+function CancelButton(props: { task: Task; kids: readonly Task[] }): ReactElement | null {
   const { api } = useDashboard();
   const [error, setError] = useState<string | null>(null);
   if (isTerminal(props.task.status)) return null;
   const cancel = (): void => {
-    if (!window.confirm(`Cancel task ${props.task.id}?`)) return;
+    if (!window.confirm(cancelQuestion(props.task, props.kids))) return;
     api.cancel(props.task.id).then(
       () => setError(null),
       (err: unknown) => setError(err instanceof Error ? err.message : String(err)),

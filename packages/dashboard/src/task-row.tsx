@@ -1,7 +1,11 @@
-/** One row of the task list: a button that opens the task, with its status, progress and times. */
+/**
+ * One row of the task list: a button that opens the task, with its status, progress
+ * and times. A batch's row shows its own bar (the parent's progress) and leads its
+ * detail with its children's counts; `depth` indents a child under its batch.
+ */
 import type { ReactElement } from 'react';
 import type { Task } from '@taskwire/client';
-import { STATUS_LABEL, elapsedMs, etaMs, formatDuration } from './format.js';
+import { STATUS_LABEL, batchSummary, elapsedMs, etaMs, formatDuration } from './format.js';
 import { ProgressBar, StatusPill } from './widgets.js';
 
 export function TaskRow(props: {
@@ -9,13 +13,23 @@ export function TaskRow(props: {
   now: number;
   selected: boolean;
   onOpen: (id: string) => void;
+  depth?: number;
 }): ReactElement {
   const { task, now, selected } = props;
+  const depth = props.depth ?? 0;
   const eta = etaMs(task, now);
   const said = task.status === 'failed' && task.error ? task.error.message : task.message;
-  const detail = [task.stage, said].filter(Boolean).join(' · ');
+  const detail = [batchSummary(task), task.stage, said].filter(Boolean).join(' · ');
   return (
-    <li className="task-row" data-id={task.id} data-status={task.status} data-progress={task.progress ?? ''}>
+    <li
+      className={`task-row${depth > 0 ? ' child-row' : ''}`}
+      data-id={task.id}
+      data-status={task.status}
+      data-progress={task.progress ?? ''}
+      data-batch={task.children !== null || task.batch !== null ? 'true' : undefined}
+      data-parent={task.parentId ?? undefined}
+      data-depth={depth}
+    >
       <button
         type="button"
         className="row-button"

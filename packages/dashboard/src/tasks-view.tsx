@@ -1,10 +1,16 @@
-/** The task list with its filters (status, owner, id search), and the detail of the selected task. */
-import { useId, useMemo, useState, type ReactElement } from 'react';
+/**
+ * The task list with its filters (status, owner, id search), and the detail of the
+ * selected task. A batch is one row, its children under it (task-tree.tsx); the
+ * filters keep a batch when it or a child matches.
+ */
+import { useCallback, useId, useMemo, useState, type ReactElement } from 'react';
+import type { Task } from '@taskwire/client';
 import type { TaskStatus } from '@taskwire/client';
 import { STATUSES, STATUS_LABEL, isTerminal } from './format.js';
 import { useDashboard, useNow } from './hooks.js';
 import { TaskDetail } from './task-detail.js';
-import { TaskRow } from './task-row.js';
+import { TaskNode } from './task-tree.js';
+import { buildTree, type TreeNode } from './tree.js';
 import { useTaskList } from './use-task-list.js';
 import { Empty } from './widgets.js';
 
@@ -20,15 +26,18 @@ export function TasksView(props: { taskId: string | null; open: (id: string | nu
   const ids = { status: useId(), owner: useId(), search: useId() };
 
   const owners = useMemo(() => Array.from(new Set(tasks.map((t) => t.owner))).sort(), [tasks]);
+  const [opened, setOpened] = useState<ReadonlyMap<string, boolean>>(new Map());
+  const all = useMemo(() => buildTree(tasks), [tasks]);
   const shown = useMemo(() => {
     const needle = search.trim().toLowerCase();
-    return tasks.filter(
-      (t) =>
-        (status === 'all' || (status === 'active' ? !isTerminal(t.status) : t.status === status)) &&
-        (owner === '' || t.owner === owner) &&
-        (needle === '' || t.id.toLowerCase().includes(needle)),
-    );
+    const match = (t: Task): boolean =>
+      (status === 'all' || (status === 'active' ? !isTerminal(t.status) : t.status === status)) &&
+      (owner === '' || t.owner === owner) &&
+      (needle === '' || t.id.toLowerCase().includes(needle));
+    return buildTree(tasks, match);
   }, [tasks, status, owner, search]);
+  const isOpen = useCallback((node: TreeNode) => opened.get(node.task.id) ?? node.autoOpen, [opened]);
+  const toggle = useCallback((id: string, open: boolean) => setOpened((prev) => new Map(prev).set(id, open)), []);
   const counts = useMemo(() => {
     const c = new Map<TaskStatus, number>();
     for (const t of tasks) c.set(t.status, (c.get(t.status) ?? 0) + 1);
@@ -42,7 +51,7 @@ export function TasksView(props: { taskId: string | null; open: (id: string | nu
           <h2 id="tasks-heading">
             Tasks{' '}
             <span className="count">
-              {shown.length === tasks.length ? tasks.length : `${shown.length} of ${tasks.length}`}
+              {shown.length === all.length ? all.length : `${shown.length} of ${all.length}`}
             </span>
           </h2>
           <p className="muted scope">{session.admin ? 'all users (admin)' : `${session.user}’s tasks`}</p>
@@ -91,8 +100,17 @@ export function TasksView(props: { taskId: string | null; open: (id: string | nu
           </Empty>
         ) : (
           <ul className="task-list" aria-label="tasks">
-            {shown.map((t) => (
-              <TaskRow key={t.id} task={t} now={now} selected={t.id === props.taskId} onOpen={props.open} />
+            {shown.map((node) => (
+              <TaskNode
+                key={node.task.id}
+                node={node}
+                depth={0}
+                now={now}
+                selected={props.taskId}
+                onOpen={props.open}
+                isOpen={isOpen}
+                toggle={toggle}
+              />
             ))}
           </ul>
         )}

@@ -3,7 +3,10 @@
  * from `GET /channels/task:<id>/history`, read each time the subscription becomes
  * `subscribed` (first load, and after every reconnect or resync), so nothing falls
  * between the two. Events are kept by `epoch:offset`, so overlaps count once.
- * From them: the log lines, and a timeline of what changed.
+ * From them: the log lines, a timeline of what changed (for a batch whose progress
+ * follows its children, not every progress change: the caller adds a line per child
+ * that ended), and the names of the streams written. A stream chunk is kept without
+ * its text (the stream view reads the text), so a long stream costs little here.
  */
 import { useEffect, useMemo, useReducer, useState } from 'react';
 import type { EventFrame, Task } from '@taskwire/client';
@@ -22,19 +25,28 @@ export interface TimelineEntry {
   key: string;
   time: number;
   text: string;
-  kind: 'status' | 'stage' | 'progress' | 'approval' | 'created';
+  kind: 'status' | 'stage' | 'progress' | 'approval' | 'created' | 'child';
 }
 
 type Events = ReadonlyMap<string, EventFrame>;
 const keyOf = (e: EventFrame): string => `${e.epoch}:${e.offset}`;
 
+/** A `task.stream` event without its text. */
+function light(e: EventFrame): EventFrame {
+  const data = e.data as { kind?: unknown; stream?: unknown };
+  return data.kind === 'task.stream' ? { ...e, data: { kind: 'task.stream', stream: data.stream } } : e;
+}
+
 function addEvents(state: Events, incoming: readonly EventFrame[]): Events {
   const fresh = incoming.filter((e) => !state.has(keyOf(e)));
   if (fresh.length === 0) return state;
   const next = new Map(state);
-  for (const e of fresh) next.set(keyOf(e), e);
+  for (const e of fresh) next.set(keyOf(e), light(e));
   return next;
 }
+
+/** A batch whose progress follows its children: its progress lines would be one per child change. */
+const followsChildren = (task: Task): boolean => task.children !== null && task.batch?.progressFrom !== 'self';
 
 type Change = [TimelineEntry['kind'], string];
 
@@ -50,13 +62,21 @@ function describe(prev: Task | null, task: Task, created: boolean): Change[] {
   }
   if (task.status !== prev.status) out.push(['status', `status → ${STATUS_LABEL[task.status]}`]);
   if (task.stage !== prev.stage && task.stage) out.push(['stage', `stage: ${task.stage}`]);
-  if (out.length === 0 && task.progress !== prev.progress && task.progress !== null) {
+  if (out.length === 0 && task.progress !== prev.progress && task.progress !== null && !followsChildren(task)) {
     out.push(['progress', `progress ${Math.round(task.progress)}%${task.message ? ` · ${task.message}` : ''}`]);
   }
   return out;
 }
 
-export function useTaskEvents(id: string): { logs: LogLine[]; timeline: TimelineEntry[]; error: string | null } {
+export interface TaskEvents {
+  logs: LogLine[];
+  timeline: TimelineEntry[];
+  /** The streams seen in the events (a snapshot's `streams` may not list a new one until its next update). */
+  streams: string[];
+  error: string | null;
+}
+
+export function useTaskEvents(id: string): TaskEvents {
   const { api, reportResync } = useDashboard();
   const client = useTaskwireClient();
   const channel = `task:${id}`;
@@ -95,9 +115,14 @@ export function useTaskEvents(id: string): { logs: LogLine[]; timeline: Timeline
     const sorted = Array.from(events.values()).sort((a, b) => a.time - b.time || a.offset - b.offset);
     const logs: LogLine[] = [];
     const timeline: TimelineEntry[] = [];
+    const streams = new Set<string>();
     let prev: Task | null = null;
     for (const e of sorted) {
-      const data = e.data as { kind?: unknown; lines?: unknown };
+      const data = e.data as { kind?: unknown; lines?: unknown; stream?: unknown };
+      if (data.kind === 'task.stream') {
+        if (typeof data.stream === 'string') streams.add(data.stream);
+        continue;
+      }
       if (data.kind === 'task.log' && Array.isArray(data.lines)) {
         data.lines.forEach((text, i) => logs.push({ key: `${keyOf(e)}:${i}`, time: e.time, text: String(text) }));
         continue;
@@ -110,6 +135,6 @@ export function useTaskEvents(id: string): { logs: LogLine[]; timeline: Timeline
       );
       prev = task;
     }
-    return { logs, timeline, error };
+    return { logs, timeline, streams: Array.from(streams), error };
   }, [events, error]);
 }

@@ -122,7 +122,7 @@ export const serveCommand: Command = {
     if (demo) {
       lines.push(
         '',
-        `Demo: simulated workers run tasks for ${DEMO_OWNERS.join(', ')} (one waits for approval, one stalls).`,
+        `Demo: simulated workers run tasks for ${DEMO_OWNERS.join(', ')} (one waits for approval, one stalls, a batch of 12 pages, release notes streamed as they are written).`,
         `  Watch them: npx taskwire watch user:${DEMO_OWNERS[0] ?? 'alice'}   ${config.dev ? '(with the export line above)' : '(with TASKWIRE_URL, and TASKWIRE_TOKEN or TASKWIRE_JWT_SECRET)'}`,
       );
     }

@@ -1,18 +1,25 @@
 /**
  * `taskwire serve --demo`: simulated workers that keep a few owners' tasks moving,
  * through the public HTTP API only (the backend client with the server's API key),
- * so a first start shows life. Bounded: at most `maxInFlight` tasks at once; one
- * approval pending at a time; a dying worker at most every 5 minutes; every timer
- * unref'd; `stop()` aborts every request and sleep and resolves once all are done.
+ * so a first start shows life. Bounded: at most `maxInFlight` tasks at once (a
+ * batch of 12 pages counts one); one approval pending at a time; a dying worker at
+ * most every 5 minutes; the batch (batch.ts) second and the streamed release notes
+ * (notes.ts) third, then each at most every 2 minutes and never two at once; every
+ * timer unref'd; `stop()` aborts every request and sleep and resolves once all are done.
  */
 import { randomBytes } from 'node:crypto';
 import { createBackend, TaskwireApiError, type TaskwireBackend } from '@taskwire/client/backend';
+import { runBatch } from './batch.js';
 import { between, createClock, type Clock } from './clock.js';
 import { ownedFetch } from './http.js';
+import { runNotes } from './notes.js';
 import { DEMO_OWNERS, SCENARIOS, type Scenario } from './scenarios.js';
 import { runWorker, type WorkerEnd } from './worker.js';
 
 export { DEMO_OWNERS, SCENARIOS };
+
+/** How often the batch and the streamed task start again (at speed 1). */
+const EXTRA_EVERY_MS = 120_000;
 
 /** The room the demo publishes to. */
 export const DEMO_ROOM = 'room:demo';
@@ -68,6 +75,10 @@ export function startDemo(opts: DemoOptions): Demo {
     counts: new Map(),
     awaiting: 0,
     lastDeath: -Infinity,
+    extras: {
+      batch: { runs: 0, running: false, last: -Infinity },
+      notes: { runs: 0, running: false, last: -Infinity },
+    },
   };
   const loops = [scheduleLoop(state), publishLoop(state)];
   log.info({ speed, maxInFlight: max, owners: DEMO_OWNERS, room: DEMO_ROOM }, 'demo workers started');
@@ -97,7 +108,11 @@ interface DemoState {
   awaiting: number;
   /** Date.now() of the last worker that died. */
   lastDeath: number;
+  /** The batch and the streamed task: how many ran, whether one runs, when the last started. */
+  extras: Record<Extra, { runs: number; running: boolean; last: number }>;
 }
+
+type Extra = 'batch' | 'notes';
 
 /** Start a task every 1.5-4 s (a quicker burst at first) while fewer than `max` run. */
 async function scheduleLoop(st: DemoState): Promise<void> {
@@ -105,12 +120,43 @@ async function scheduleLoop(st: DemoState): Promise<void> {
   let next = 0;
   for (let n = 1; !st.clock.signal.aborted;) {
     if (st.running.size < st.max) {
-      const scenario = choose(st, next);
-      next = (SCENARIOS.indexOf(scenario) + 1) % SCENARIOS.length;
-      launch(st, scenario, `${scenario.slug}-${tag}-${n++}`);
+      const extra = chooseExtra(st, n);
+      if (extra) launchExtra(st, extra, `${extra === 'batch' ? 'pages' : 'notes'}-${tag}-${n++}`);
+      else {
+        const scenario = choose(st, next);
+        next = (SCENARIOS.indexOf(scenario) + 1) % SCENARIOS.length;
+        launch(st, scenario, `${scenario.slug}-${tag}-${n++}`);
+      }
     }
     if (!(await st.clock.sleep(n <= 4 ? between(300, 700) : between(1_500, 4_000)))) return;
   }
+}
+
+/** The batch as the 2nd task, the streamed notes as the 3rd; then each when none runs and 2 minutes passed. */
+function chooseExtra(st: DemoState, n: number): Extra | null {
+  if (n === 2) return 'batch';
+  if (n === 3) return 'notes';
+  if (n < 3) return null;
+  for (const extra of ['batch', 'notes'] as const) {
+    const e = st.extras[extra];
+    if (!e.running && Date.now() - e.last >= st.clock.scale(EXTRA_EVERY_MS)) return extra;
+  }
+  return null;
+}
+
+/** Runs alternate: the first batch has a page failing its fact check, the next succeeds, and so on. */
+function launchExtra(st: DemoState, extra: Extra, id: string): void {
+  const e = st.extras[extra];
+  const run = e.runs++;
+  e.running = true;
+  e.last = Date.now();
+  const work =
+    extra === 'batch'
+      ? runBatch({ tw: st.tw, clock: st.clock, id, failPage: run % 2 === 0 })
+      : runNotes({ tw: st.tw, clock: st.clock, id, run });
+  track(st, id, work, () => {
+    e.running = false;
+  });
 }
 
 /** The scenario at `from`, skipping an approval while one is pending and a dying worker within 5 minutes of the last. */
@@ -133,7 +179,7 @@ function launch(st: DemoState, scenario: Scenario, id: string): void {
     if (held) st.awaiting -= 1;
     held = false;
   };
-  const run = runWorker(scenario, {
+  const work = runWorker(scenario, {
     tw: st.tw,
     clock: st.clock,
     id,
@@ -142,7 +188,13 @@ function launch(st: DemoState, scenario: Scenario, id: string): void {
     awaiting: (waiting) => {
       if (!waiting) release();
     },
-  })
+  });
+  track(st, id, work, release);
+}
+
+/** Counts a worker in flight until it ends, then `done()`. */
+function track(st: DemoState, id: string, work: Promise<WorkerEnd>, done: () => void): void {
+  const run = work
     .then(
       (end: WorkerEnd) => {
         st.counts.set(end, (st.counts.get(end) ?? 0) + 1);
@@ -157,7 +209,7 @@ function launch(st: DemoState, scenario: Scenario, id: string): void {
       },
     )
     .finally(() => {
-      release();
+      done();
       st.running.delete(run);
     });
   st.running.add(run);
