@@ -215,6 +215,37 @@ export const ListTasksQuery = Type.Object(
 );
 export type ListTasksQuery = Static<typeof ListTasksQuery>;
 
+/** `GET /webhooks/messages` (protocol 1.1 §8 webhooks). */
+export const WebhookListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('failed'), Type.Literal('delivered')])),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.listMax, default: LIMITS.listDefault })),
+    cursor: Type.Optional(Type.String({ pattern: '^msg_[A-Za-z0-9]{1,64}$' })),
+  },
+  { additionalProperties: false },
+);
+export const WebhookParams = Type.Object({ id: Type.String({ pattern: '^msg_[A-Za-z0-9]{1,64}$' }) });
+const WebhookAttemptSchema = Type.Object({
+  at: Type.String({ description: 'ISO 8601' }),
+  status: Type.Union([Type.Integer(), Type.Null()], { description: 'The HTTP status; null without an answer.' }),
+  error: Type.Optional(Type.String()),
+});
+export const WebhookMessageSchema = Type.Object({
+  id: Type.String({ description: 'The `webhook-id` of every attempt.' }),
+  type: Type.String(),
+  taskId: Type.String(),
+  endpoint: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('failed'), Type.Literal('delivered')]),
+  createdAt: Type.String(),
+  nextAt: Type.Union([Type.String(), Type.Null()], { description: 'When a pending message is due next.' }),
+  attempts: Type.Array(WebhookAttemptSchema),
+});
+export type WebhookMessage = Static<typeof WebhookMessageSchema>;
+export const WebhookListResponse = Type.Object({
+  messages: Type.Array(WebhookMessageSchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
 export const HistoryQuery = Type.Object(
   {
     since: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}:[0-9]{1,16}$' })),

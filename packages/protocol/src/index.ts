@@ -8,3 +8,4 @@ export * from './batch.js';
 export * from './reduce.js';
 export * from './frames.js';
 export * from './http.js';
+export * from './webhooks.js';

@@ -22,7 +22,11 @@ import type { Command, Io } from '../io.js';
 
 /** The flags are the server's OPTIONS table, so names are the same everywhere (flags win over env). */
 const FLAGS: ParseArgsOptionsConfig = { help: { type: 'boolean', short: 'h' } };
-for (const o of OPTIONS) FLAGS[o.flag.slice(2)] = { type: o.type.kind === 'boolean' ? 'boolean' : 'string' };
+for (const o of OPTIONS)
+  FLAGS[o.flag.slice(2)] = {
+    type: o.type.kind === 'boolean' ? 'boolean' : 'string',
+    ...(o.repeatable ? { multiple: true } : {}),
+  };
 /** CLI-only flags, not server options (not in OPTIONS, not passed to the config). */
 const CLI_FLAGS: ParseArgsOptionsConfig = { demo: { type: 'boolean' } };
 
@@ -60,9 +64,12 @@ export const serveCommand: Command = {
       return 0;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const flags: Record<string, string | boolean> = {};
-    for (const [name, value] of Object.entries(values))
-      if ((typeof value === 'string' || typeof value === 'boolean') && !(name in CLI_FLAGS)) flags[name] = value;
+    const flags: Record<string, string | boolean | string[]> = {};
+    for (const [name, value] of Object.entries(values)) {
+      if (name in CLI_FLAGS) continue;
+      if (typeof value === 'string' || typeof value === 'boolean') flags[name] = value;
+      else if (Array.isArray(value)) flags[name] = value.filter((v): v is string => typeof v === 'string');
+    }
     const { config, generated } = configError(() => resolveConfigDetailed({ flags, env: io.env }));
     const demo = values.demo === true ? demoSettings(config, io) : null;
     // Log lines wait until the banner is out, so a terminal shows the banner first; --dev on a terminal: pretty lines.

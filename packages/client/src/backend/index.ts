@@ -37,6 +37,7 @@ import { call, sleep, type FetchLike, type HttpOptions } from './http.js';
 
 export { TaskwireApiError, type ApiErrorCode } from './errors.js';
 export { websocketUrl } from './urls.js';
+export { WebhookVerificationError, verifyWebhook, type VerifyWebhookOptions } from './webhook.js';
 export type { FetchLike } from './http.js';
 
 export interface BackendOptions {

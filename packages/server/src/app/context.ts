@@ -6,6 +6,7 @@ import type { ChannelService } from '../hub/channel-service.js';
 import type { Hub } from '../hub/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TaskService } from '../tasks/types.js';
+import type { WebhookSender } from '../webhooks/sender.js';
 
 /** Everything a transport or route needs, built once by createServer(). */
 export interface ServerContext {
@@ -19,4 +20,6 @@ export interface ServerContext {
   logger: Logger;
   /** Prometheus metrics of this server instance (its own registry). */
   metrics: Metrics;
+  /** The webhook sender, when endpoints are configured. */
+  webhooks: WebhookSender | null;
 }

@@ -18,6 +18,7 @@ import { instrumentAuthenticator } from '../metrics/instrumented-auth.js';
 import { instrumentEngine } from '../metrics/instrumented-engine.js';
 import { Metrics } from '../metrics/metrics.js';
 import { createTaskService } from '../tasks/service.js';
+import { startWebhooks } from '../webhooks/start.js';
 
 export type TaskwireOptions = Partial<ServerConfig> & {
   /** Use this pino logger instead of building one from `logLevel`. */
@@ -100,9 +101,11 @@ export async function createRuntime(options: TaskwireOptions = {}): Promise<Runt
     historySize: config.historySize,
     onFirstWrite: (time) => metrics.observeDeliveryLatency(time),
   });
+  const webhooks = startWebhooks(config, engine, logger.child({ component: 'webhooks' }), metrics);
   const tasks = createTaskService(engine, {
     logger: logger.child({ component: 'tasks' }),
     streamMaxBytes: config.streamMaxBytes,
+    ...(webhooks ? { webhooks: webhooks.source } : {}),
   });
   const auth = instrumentAuthenticator(createAuthenticator(config, engine), metrics);
   tasks.start(config.stallSweepMs);
@@ -113,7 +116,17 @@ export async function createRuntime(options: TaskwireOptions = {}): Promise<Runt
     limits: config,
     logger: logger.child({ component: 'channels' }),
   });
-  const ctx: ServerContext = { config, engine, hub, channels, tasks, auth, logger, metrics };
+  const ctx: ServerContext = {
+    config,
+    engine,
+    hub,
+    channels,
+    tasks,
+    auth,
+    logger,
+    metrics,
+    webhooks: webhooks?.sender ?? null,
+  };
   let stopping: Promise<void> | undefined;
   return {
     ctx,
@@ -121,6 +134,7 @@ export async function createRuntime(options: TaskwireOptions = {}): Promise<Runt
     stop() {
       stopping ??= (async () => {
         await settle(logger, 'task service', tasks.stop());
+        if (webhooks) await settle(logger, 'webhook sender', webhooks.sender.close());
         await settle(logger, 'hub', hub.close());
         await settle(logger, 'engine', engine.close());
       })();

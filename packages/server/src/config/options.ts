@@ -19,6 +19,8 @@ export interface OptionSpec<K extends keyof ServerConfig = keyof ServerConfig> {
   type: OptionType;
   default: ServerConfig[K];
   description: string;
+  /** The flag may be given several times; the values are joined with commas (as its env var lists them). */
+  repeatable?: true;
 }
 
 const int = (min: number, max: number): OptionType => ({ kind: 'integer', min, max });
@@ -274,6 +276,49 @@ export const OPTIONS: readonly OptionSpec[] = [
       'Client frames queued for processing per connection; at it, the socket is no longer read until half of them are done (TCP slows the sender; nothing is refused).',
   },
   {
+    key: 'webhookUrls',
+    flag: '--webhook-url',
+    env: 'TASKWIRE_WEBHOOK_URLS',
+    type: { kind: 'secret' },
+    default: null,
+    repeatable: true,
+    description:
+      'Webhook endpoint, http: or https: (repeat the flag, or comma-separate in the env var); needs --webhook-secret.',
+  },
+  {
+    key: 'webhookSecret',
+    flag: '--webhook-secret',
+    env: 'TASKWIRE_WEBHOOK_SECRET',
+    type: { kind: 'secret' },
+    default: null,
+    description: 'Standard Webhooks signing secret: whsec_ and the base64 of 24-64 random bytes.',
+  },
+  {
+    key: 'webhookEvents',
+    flag: '--webhook-events',
+    env: 'TASKWIRE_WEBHOOK_EVENTS',
+    type: { kind: 'string' },
+    default: 'all',
+    description: 'Event types sent, comma-separated (see docs/webhooks.md), or all.',
+  },
+  {
+    key: 'webhookRetrySchedule',
+    flag: '--webhook-retry-schedule',
+    env: 'TASKWIRE_WEBHOOK_RETRY_SCHEDULE',
+    type: { kind: 'string' },
+    default: '5s,5m,30m,2h,5h,10h,10h',
+    description:
+      'Delays before each retry of a failed delivery (ms, s, m, h), each with up to 10 % jitter; then failed.',
+  },
+  {
+    key: 'webhookTimeoutMs',
+    flag: '--webhook-timeout-ms',
+    env: 'TASKWIRE_WEBHOOK_TIMEOUT_MS',
+    type: int(100, 120_000),
+    default: 10_000,
+    description: 'A webhook request without an answer in this time is a failed attempt, ms.',
+  },
+  {
     key: 'metricsToken',
     flag: '--metrics-token',
     env: 'TASKWIRE_METRICS_TOKEN',
@@ -308,4 +353,8 @@ export const TUNING = {
   sqliteBusyTimeoutMs: 5000,
   /** WebSocket: how long a socket the server closed may take to close before it is terminated, ms. */
   closeGraceMs: 2000,
+  /** Webhooks: how often the outbox is polled for due messages, ms. */
+  webhookPollMs: 500,
+  /** Webhooks: requests in flight at most per node. */
+  webhookConcurrency: 16,
 } as const;

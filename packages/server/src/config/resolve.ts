@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import type { ServerConfig } from './types.js';
 import { OPTIONS, type OptionSpec } from './options.js';
+import { WebhookSettingsError, webhookSettings } from './webhook-settings.js';
 
 export type { ServerConfig };
 export { OPTIONS, type OptionSpec } from './options.js';
@@ -68,13 +69,18 @@ function normalizeFlags(flags: NonNullable<ConfigInput['flags']>): Map<keyof Ser
     byName.set(spec.flag.slice(2), spec.key);
     byName.set(spec.key, spec.key);
   }
+  const repeatable = new Set(OPTIONS.filter((o) => o.repeatable).map((o) => o.key));
   const out = new Map<keyof ServerConfig, unknown>();
   for (const [name, given] of Object.entries(flags)) {
-    // A repeated flag: the last one wins.
-    const value = Array.isArray(given) ? given[given.length - 1] : given;
-    if (value === undefined) continue;
     const key = byName.get(name.replace(/^--?/, ''));
-    if (key) out.set(key, value);
+    if (!key) continue;
+    // A repeated flag: the last one wins, unless the option takes a list.
+    const value = !Array.isArray(given)
+      ? given
+      : repeatable.has(key)
+        ? given.map(String).join(',')
+        : given[given.length - 1];
+    if (value !== undefined) out.set(key, value);
   }
   return out;
 }
@@ -171,6 +177,7 @@ function checkSecrets(config: ServerConfig, algorithmGiven: boolean): ResolvedCo
       `${label(specOf('jwtPublicKey'))} is required for ${config.jwtAlgorithm}: set --jwt-public-key or TASKWIRE_JWT_PUBLIC_KEY to a PEM public key or a path to one`,
     );
   }
+  checkWebhooks(config);
   if (config.apiKey === null) {
     if (!config.dev) {
       throw new ConfigError(
@@ -180,6 +187,16 @@ function checkSecrets(config: ServerConfig, algorithmGiven: boolean): ResolvedCo
     config.apiKey = generated.apiKey = randomBytes(32).toString('base64url');
   }
   return generated;
+}
+
+/** The webhook options, checked together (their parsed form is webhookSettings()). */
+function checkWebhooks(config: ServerConfig): void {
+  try {
+    webhookSettings(config);
+  } catch (err) {
+    if (!(err instanceof WebhookSettingsError)) throw err;
+    throw new ConfigError(`${label(specOf(err.key))} ${err.message}`);
+  }
 }
 
 /** PEM text as is; anything else is a path to a PEM file. */

@@ -37,6 +37,15 @@ export interface ServerConfig {
   shutdownTimeoutMs: number; // 10000
   /** Frames a connection may have queued for processing before its socket stops being read. */
   maxPendingFrames: number; // 100
+  /** Webhook endpoints, comma-separated; null: no webhooks. */
+  webhookUrls: string | null;
+  /** `whsec_…`; required with webhookUrls. */
+  webhookSecret: string | null;
+  /** Comma-separated event types, or `all`. */
+  webhookEvents: string;
+  /** Comma-separated delays (`5s,5m,…`). */
+  webhookRetrySchedule: string;
+  webhookTimeoutMs: number; // 10000
   /** Bearer token required on GET /metrics; null: /metrics needs no auth. */
   metricsToken: string | null;
 }

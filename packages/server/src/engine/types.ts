@@ -45,6 +45,67 @@ export interface CommitRequest {
   stallAt: number | null;
   /** Create only: remember this key → task id for `ttlMs`; if the key is already known the commit fails with `duplicate`. */
   idempotency?: { key: string; ttlMs: number };
+  /** Webhook messages this change causes, stored in the outbox with it, all or none (see Outbox). */
+  webhooks?: readonly OutboxMessage[];
+}
+
+/** A webhook message for one endpoint, as the task service makes it (protocol 1.1 §8 webhooks). */
+export interface OutboxMessage {
+  /** `msg_…`, unique; the `webhook-id` header of every attempt. */
+  id: string;
+  endpoint: string;
+  taskId: string;
+  type: string;
+  /** The request body, exactly as signed and sent. */
+  body: string;
+  /** When the change was made (ms); the message is due from then. */
+  createdAt: number;
+}
+
+export interface WebhookAttempt {
+  /** ms since the epoch */
+  at: number;
+  /** The HTTP status, or null without an answer. */
+  status: number | null;
+  error?: string;
+}
+
+export type WebhookStatus = 'pending' | 'delivered' | 'failed';
+
+export interface StoredWebhook extends OutboxMessage {
+  status: WebhookStatus;
+  attempts: WebhookAttempt[];
+  /** When it is due next (pending), ms. */
+  nextAt: number;
+}
+
+export type WebhookOutcome =
+  | { kind: 'delivered'; attempt: WebhookAttempt }
+  | { kind: 'retry'; attempt: WebhookAttempt; nextAt: number }
+  | { kind: 'failed'; attempt: WebhookAttempt };
+
+/**
+ * The webhook outbox: messages stored with the commit that caused them (CommitRequest
+ * `webhooks`), claimed by one sender at a time under a lease, settled after each
+ * attempt. Per endpoint and task, only the oldest pending message is ever claimable,
+ * so one task's messages go out in the order of its changes.
+ */
+export interface Outbox {
+  /**
+   * Up to `limit` due messages (nextAt ≤ now), each the oldest pending one of its
+   * endpoint and task, not leased by anyone (or with a lease expired); leased to
+   * `owner` until `now + leaseMs`.
+   */
+  claim(now: number, limit: number, leaseMs: number, owner: string): Promise<StoredWebhook[]>;
+  /** Record an attempt's outcome; false (nothing changed) when `owner` no longer holds the lease. */
+  settle(id: string, owner: string, outcome: WebhookOutcome): Promise<boolean>;
+  /** Messages with `status`, newest first, after the cursor (a message id). */
+  list(status: WebhookStatus, limit: number, after?: string): Promise<StoredWebhook[]>;
+  get(id: string): Promise<StoredWebhook | null>;
+  /** A failed message pending again, due `now`; null when unknown, the message as it is when not failed. */
+  retry(id: string, now: number): Promise<StoredWebhook | null>;
+  /** Counts by status, and the creation time of the oldest pending message. */
+  counts(): Promise<{ pending: number; failed: number; delivered: number; oldestPendingAt: number | null }>;
 }
 
 export type CommitResult =
@@ -173,6 +234,8 @@ export interface Engine {
   readonly sync?: SyncTaskStore;
   /** Present on engines that commit a child and its parent in two steps (see PendingParents). */
   readonly pendingParents?: PendingParents;
+  /** The webhook outbox; an engine without one cannot run with webhook endpoints configured. */
+  readonly outbox?: Outbox;
   /** Resolves when ready to serve (connected, migrated). */
   start(): Promise<void>;
   getTask(id: string): Promise<Task | null>;

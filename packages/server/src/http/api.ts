@@ -18,6 +18,7 @@ import { registerOpsRoutes } from './ops.js';
 import { registerSseRoute } from './sse.js';
 import type { SseGateway } from './sse-stream.js';
 import { registerTaskRoutes } from './tasks.js';
+import { registerWebhookRoutes } from './webhooks.js';
 
 export interface HttpApiOptions {
   ctx: HttpContext;
@@ -64,6 +65,7 @@ export async function httpApi(scope: FastifyInstance, opts: HttpApiOptions): Pro
   registerChannelRoutes(app, opts.ctx.channels, opts.polls);
   registerSseRoute(app, opts.ctx.channels, opts.sse);
   registerOpsRoutes(app, opts.ctx, opts.stats);
+  registerWebhookRoutes(app, opts.ctx);
   registerDevRoutes(app, opts.ctx);
   await Promise.resolve();
 }

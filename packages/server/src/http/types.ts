@@ -1,3 +1,4 @@
+import type { WebhookSender } from '../webhooks/sender.js';
 import type {
   FastifyBaseLogger,
   FastifyInstance,
@@ -26,11 +27,13 @@ export type TypedApp = FastifyInstance<
 export interface HttpContext {
   readonly config: ServerConfig;
   /** Readiness only: the channel routes go through `channels`. */
-  readonly engine: Pick<Engine, 'kind' | 'ping'>;
+  readonly engine: Pick<Engine, 'kind' | 'ping' | 'outbox'>;
   readonly channels: ChannelService;
   readonly tasks: TaskService;
   readonly auth: Authenticator;
   readonly metrics: Metrics;
+  /** Asked to look at the outbox now (after a retry); null without endpoints. */
+  readonly webhooks: Pick<WebhookSender, 'poll'> | null;
 }
 
 export interface ServerStats {

@@ -128,6 +128,7 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
     appendStream: (req) => t.appendStream(() => engine.appendStream(req)),
     readStream: (taskId, stream) => t.readStream(() => engine.readStream(taskId, stream)),
     ...(engine.pendingParents ? { pendingParents: engine.pendingParents } : {}),
+    ...(engine.outbox ? { outbox: engine.outbox } : {}),
     commit: (req) => t.commit(() => engine.commit(req)).then(counted),
     lookupIdempotency: (key) => t.lookupIdempotency(() => engine.lookupIdempotency(key)),
     publish: (req) =>

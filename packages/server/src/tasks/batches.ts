@@ -17,7 +17,7 @@
 import { MAX_BATCH_DEPTH, MAX_CHILDREN, TaskwireError, isTerminalStatus, reduce, type Task } from '@taskwire/protocol';
 import type { Logger } from 'pino';
 import type { CommitRequest, CommitResult, Engine, SyncTaskStore } from '../engine/types.js';
-import { backoff, snapshotEvents, stallAtOf, viaEngine } from './commits.js';
+import { NO_WEBHOOKS, backoff, changeCommit, viaEngine, type WebhookSource } from './commits.js';
 
 /** A parent marked this long ago whose mark is still there is brought up to date by the sweep. */
 export const PENDING_PARENT_AGE_MS = 2000;
@@ -29,18 +29,13 @@ export function followUp(
   changed: Task,
   now: number,
   hold = false,
+  webhooks: WebhookSource = NO_WEBHOOKS,
 ): CommitRequest | null {
   const all = children.some((c) => c.id === changed.id)
     ? children.map((c) => (c.id === changed.id ? changed : c))
     : [...children, changed];
   const next = reduce(parent, { type: 'children', children: all, hold }, now);
-  if (next === null) return null;
-  return {
-    task: next,
-    expectedVersion: parent.version,
-    events: snapshotEvents('task.updated', next),
-    stallAt: stallAtOf(next, now),
-  };
+  return next === null ? null : changeCommit(parent, next, now, webhooks, 'children');
 }
 
 export class Batches {
@@ -49,6 +44,7 @@ export class Batches {
     private readonly logger: Logger,
     private readonly now: () => number,
     private readonly maxAttempts: number,
+    private readonly webhooks: WebhookSource = NO_WEBHOOKS,
   ) {}
 
   /** The parent a new task names, checked: same owner (400), present (404), not ended (409), not too deep (400). */
@@ -87,7 +83,8 @@ export class Batches {
     for (let depth = 0; changed.parentId !== null && depth < MAX_BATCH_DEPTH; depth++) {
       const parent = sync.getTask(changed.parentId);
       if (parent === null) break;
-      const up = followUp(parent, sync.children(parent.id), changed, now, holding?.has(parent.id) === true);
+      const hold = holding?.has(parent.id) === true;
+      const up = followUp(parent, sync.children(parent.id), changed, now, hold, this.webhooks);
       if (up === null) break;
       out.push(up);
       changed = up.task;
@@ -154,12 +151,7 @@ export class Batches {
       const next = reduce(parent, { type: 'children', children, hold }, this.now());
       if (next === null) return unchanged;
       const mark = await this.mark(next);
-      const req: CommitRequest = {
-        task: next,
-        expectedVersion: parent.version,
-        events: snapshotEvents('task.updated', next),
-        stallAt: stallAtOf(next, this.now()),
-      };
+      const req = changeCommit(parent, next, this.now(), this.webhooks, 'children');
       const result: CommitResult = await viaEngine('commit', () => this.engine.commit(req));
       if (result.ok) return { parentId: next.parentId, mark };
     }

@@ -9,7 +9,15 @@ import { TaskwireError, reduce, type Task, type TaskChange } from '@taskwire/pro
 import type { CommitRequest, CommitResult, Engine, SyncTaskStore } from '../engine/types.js';
 import { attempt } from '../util/attempt.js';
 import type { Batches } from './batches.js';
-import { backoff, engineFailure, snapshotEvents, stallAtOf, viaEngine } from './commits.js';
+import {
+  NO_WEBHOOKS,
+  backoff,
+  changeCommit,
+  engineFailure,
+  stallAtOf,
+  viaEngine,
+  type WebhookSource,
+} from './commits.js';
 
 /** What a change does to `current`: nothing to store (`task` as it is), or a commit and the task it stores. */
 type Step = { task: Task; commit: null } | { task: Task; commit: CommitRequest };
@@ -19,6 +27,7 @@ export function planChange(
   change: TaskChange,
   extra: CommitRequest['events'],
   now: number,
+  webhooks: WebhookSource = NO_WEBHOOKS,
 ): Step {
   // reduce() throws not_found for a missing task: never a silent create.
   const next = reduce(current, change, now);
@@ -29,16 +38,8 @@ export function planChange(
     if (extra.length === 0 && stallAt === null) return { task: base, commit: null };
     return { task: base, commit: { task: base, expectedVersion: base.version, events: extra, stallAt } };
   }
-  const events = snapshotEvents('task.updated', next);
-  return {
-    task: next,
-    commit: {
-      task: next,
-      expectedVersion: base.version,
-      events: extra.length === 0 ? events : [...events, ...extra],
-      stallAt: stallAtOf(next, now),
-    },
-  };
+  const cause = change.type === 'children' ? 'children' : 'change';
+  return { task: next, commit: changeCommit(base, next, now, webhooks, cause, extra) };
 }
 
 /** A commit that changes the task's snapshot (so its parent may have to follow), not only appends events. */
@@ -54,6 +55,7 @@ export class Changes {
     private readonly batches: Batches,
     private readonly now: () => number,
     private readonly maxAttempts: number,
+    private readonly webhooks: WebhookSource = NO_WEBHOOKS,
   ) {}
 
   /**
@@ -140,7 +142,7 @@ export class Changes {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       if (attempt > 0) await backoff(attempt);
       const current = await viaEngine('getTask', () => this.engine.getTask(id));
-      const step = planChange(current, change, extra, this.now());
+      const step = planChange(current, change, extra, this.now(), this.webhooks);
       if (!step.commit) return step.task;
       const result = await this.commit(step.commit, holding);
       if (result.ok) return step.task;
@@ -167,7 +169,7 @@ export class Changes {
     } catch (err) {
       throw engineFailure('getTask', err);
     }
-    const step = planChange(current, change, extra, this.now());
+    const step = planChange(current, change, extra, this.now(), this.webhooks);
     if (!step.commit) return step.task;
     const result = this.commitNow(sync, step.commit, holding);
     if (result.ok) return step.task;

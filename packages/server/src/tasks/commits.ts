@@ -11,8 +11,36 @@ import {
   type Task,
   type TaskEventData,
 } from '@taskwire/protocol';
-import type { CommitRequest } from '../engine/types.js';
+import type { CommitRequest, OutboxMessage } from '../engine/types.js';
 import { attempt } from '../util/attempt.js';
+
+/** The webhook messages a change causes (none without endpoints); `children`: the parent followed its children. */
+export type WebhookSource = (prev: Task, next: Task, cause: 'change' | 'children') => OutboxMessage[];
+
+export const NO_WEBHOOKS: WebhookSource = () => [];
+
+/**
+ * The commit of a snapshot change `prev` → `next`: its events (then `extra`), its stall
+ * deadline and the webhook messages it causes, stored with it.
+ */
+export function changeCommit(
+  prev: Task,
+  next: Task,
+  now: number,
+  webhooks: WebhookSource,
+  cause: 'change' | 'children',
+  extra: CommitRequest['events'] = [],
+): CommitRequest {
+  const events = snapshotEvents('task.updated', next);
+  const messages = webhooks(prev, next, cause);
+  return {
+    task: next,
+    expectedVersion: prev.version,
+    events: extra.length === 0 ? events : [...events, ...extra],
+    stallAt: stallAtOf(next, now),
+    ...(messages.length > 0 ? { webhooks: messages } : {}),
+  };
+}
 
 /**
  * Events of a snapshot change: mirrored on the task's channel and its owner's, with

@@ -23,7 +23,7 @@ import { TUNING, defaultOf } from '../config/options.js';
 import { Batches } from './batches.js';
 import { Changes } from './changes.js';
 import { Streams } from './streams.js';
-import { snapshotEvents, stallAtOf, viaEngine } from './commits.js';
+import { NO_WEBHOOKS, changeCommit, snapshotEvents, stallAtOf, viaEngine, type WebhookSource } from './commits.js';
 import { newTaskId } from '../util/random-id.js';
 import type { Engine } from '../engine/types.js';
 import type { CreateTaskInput, TaskService, UpdateTaskInput } from './types.js';
@@ -40,6 +40,8 @@ export interface TaskServiceOptions {
   sweepBatch?: number;
   /** Bytes one stream may hold (default: the `--stream-max-bytes` default). */
   streamMaxBytes?: number;
+  /** The webhook messages each change causes, stored with it (default: none). */
+  webhooks?: WebhookSource;
 }
 
 function validateLines(lines: string[]): string[] {
@@ -57,6 +59,7 @@ class DefaultTaskService implements TaskService {
   private readonly batches: Batches;
   private readonly changes: Changes;
   private readonly streams: Streams;
+  private readonly webhooks: WebhookSource;
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
 
@@ -69,8 +72,9 @@ class DefaultTaskService implements TaskService {
     this.newId = opts.newId ?? newTaskId;
     this.maxAttempts = opts.maxAttempts ?? TUNING.changeAttempts;
     this.sweepBatch = opts.sweepBatch ?? TUNING.stallSweepBatch;
-    this.batches = new Batches(engine, this.logger, this.now, this.maxAttempts);
-    this.changes = new Changes(engine, this.batches, this.now, this.maxAttempts);
+    this.webhooks = opts.webhooks ?? NO_WEBHOOKS;
+    this.batches = new Batches(engine, this.logger, this.now, this.maxAttempts, this.webhooks);
+    this.changes = new Changes(engine, this.batches, this.now, this.maxAttempts, this.webhooks);
     const streamMaxBytes = opts.streamMaxBytes ?? defaultOf('streamMaxBytes');
     this.streams = new Streams(engine, this.changes, this.now, this.maxAttempts, streamMaxBytes);
   }
@@ -224,12 +228,7 @@ class DefaultTaskService implements TaskService {
       return false;
     }
     const next = reduce(task, { type: 'stall' }, now) as Task;
-    const result = await this.changes.commit({
-      task: next,
-      expectedVersion: task.version,
-      events: snapshotEvents('task.updated', next),
-      stallAt: null,
-    });
+    const result = await this.changes.commit(changeCommit(task, next, now, this.webhooks, 'change'));
     if (!result.ok) this.logger.debug({ taskId: task.id }, 'stall mark lost a race; skipped');
     return result.ok;
   }

@@ -14,6 +14,7 @@ import { resolveEngineLimits } from '../limits.js';
 import { checkAppend } from '../streams.js';
 import { LocalFanout } from '../local-fanout.js';
 import { ExpiringMap } from './expiring-map.js';
+import { MemoryOutbox } from './outbox.js';
 import { StallIndex } from './stall-index.js';
 import { TaskList } from './task-list.js';
 import {
@@ -26,6 +27,7 @@ import {
   type HistoryResult,
   type ListTasksRequest,
   type ListTasksResult,
+  type Outbox,
   type PublishRequest,
   type PublishResult,
   type StreamAppendRequest,
@@ -76,6 +78,15 @@ export class MemoryEngine implements Engine {
   private readonly createKeys = new ExpiringMap<string>();
   private readonly publishKeys = new ExpiringMap<StoredEvent>();
   private readonly claims = new ExpiringMap<true>();
+  private readonly box = new MemoryOutbox();
+  readonly outbox: Outbox = {
+    claim: (now, limit, leaseMs, owner) => this.run(() => this.box.claim(now, limit, leaseMs, owner)),
+    settle: (id, owner, outcome) => this.run(() => this.box.settle(id, owner, outcome)),
+    list: (status, limit, after) => this.run(() => this.box.list(status, limit, after)),
+    get: (id) => this.run(() => this.box.get(id)),
+    retry: (id, now) => this.run(() => this.box.retry(id, now)),
+    counts: () => this.run(() => this.box.counts()),
+  };
   private closed = false;
 
   constructor(limits: Partial<EngineLimits> = {}, opts: MemoryEngineOptions = {}) {
@@ -197,6 +208,7 @@ export class MemoryEngine implements Engine {
       this.tasks.set(task.id, snapshot);
       this.stalls.set(task.id, req.stallAt);
       if (req.idempotency) this.createKeys.set(req.idempotency.key, task.id, req.idempotency.ttlMs, now);
+      if (req.webhooks) this.box.add(req.webhooks);
       for (const e of req.events) appended.push(this.append(e.channel, e.data, e.json ?? jsonOf(e.data), now));
     }
     this.maintain(now);

@@ -10,6 +10,7 @@ import type {
   CommitRequest,
   CommitResult,
   EngineLimits,
+  OutboxMessage,
   StoredEvent,
   StreamAppendRequest,
   StreamAppendResult,
@@ -46,6 +47,7 @@ export function commitTasks(
   reqs: readonly CommitRequest[],
   now: number,
   parse: (snapshot: string) => Task,
+  outbox: { add(messages: readonly OutboxMessage[]): void },
 ): CommitResult {
   for (const { task, expectedVersion } of reqs) {
     if (task.version !== expectedVersion + 1 && !(task.version === expectedVersion && expectedVersion > 0)) {
@@ -78,6 +80,7 @@ export function commitTasks(
         if (req.idempotency) {
           st.putKey.run(createKey(req.idempotency.key), task.id, toMs(now + req.idempotency.ttlMs));
         }
+        if (req.webhooks) outbox.add(req.webhooks);
         for (const e of req.events) events.push(writer.append(e.channel, e.data, e.json));
       }
       writer.finish();

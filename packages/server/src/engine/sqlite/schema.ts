@@ -101,6 +101,30 @@ export const MIGRATIONS: readonly Migration[] = [
       ) strict, without rowid;
     `,
   },
+  {
+    version: 4,
+    description: 'the webhook outbox: webhooks',
+    sql: `
+      create table webhooks (
+        seq integer primary key,
+        id text not null unique,
+        endpoint text not null,
+        task text not null,
+        type text not null,
+        body text not null,
+        created_at integer not null,
+        status text not null,
+        next_at integer not null,
+        lease_owner text,
+        lease_until integer not null default 0,
+        attempts text not null default '[]'
+      ) strict;
+      create index webhooks_queue on webhooks (endpoint, task, seq) where status = 'pending';
+      create index webhooks_due on webhooks (next_at, seq) where status = 'pending';
+      create index webhooks_by_status on webhooks (status, seq);
+      create index webhooks_settled on webhooks (status, next_at) where status <> 'pending';
+    `,
+  },
 ];
 
 /** The schema version this code writes: the number of the last migration. */

@@ -19,6 +19,7 @@ import { resolveEngineLimits } from '../limits.js';
 import { LocalFanout } from '../local-fanout.js';
 import { publishEvent, readHistory } from './channels.js';
 import { appendChunk, commitTasks, createKey } from './commit.js';
+import { SqliteOutbox } from './outbox.js';
 import { openDatabase, storageFailure } from './native.js';
 import { checkBoot, currentBootId, markClean } from './boot.js';
 import { configure, migrate } from './schema.js';
@@ -35,6 +36,7 @@ import {
   type HistoryResult,
   type ListTasksRequest,
   type ListTasksResult,
+  type Outbox,
   type PublishRequest,
   type PublishResult,
   type StreamAppendRequest,
@@ -77,7 +79,14 @@ export interface SqliteSizes {
 
 type State =
   | { name: 'idle' }
-  | { name: 'open'; db: Database.Database; st: Statements; tx: <T>(fn: () => T) => T; timer: NodeJS.Timeout }
+  | {
+      name: 'open';
+      db: Database.Database;
+      st: Statements;
+      tx: <T>(fn: () => T) => T;
+      timer: NodeJS.Timeout;
+      box: SqliteOutbox;
+    }
   | { name: 'closed' };
 type Open = Extract<State, { name: 'open' }>;
 
@@ -133,7 +142,7 @@ export class SqliteEngine implements Engine {
       const tx = <T>(fn: () => T): T => runTx.immediate(fn) as T;
       const timer = setInterval(() => this.backgroundSweep(), this.sweepIntervalMs);
       timer.unref();
-      this.state = { name: 'open', db, st, tx, timer };
+      this.state = { name: 'open', db, st, tx, timer, box: new SqliteOutbox(db) };
       return Promise.resolve();
     } catch (err) {
       try {
@@ -151,6 +160,15 @@ export class SqliteEngine implements Engine {
     commitAll: (reqs) => this.guard(() => this.commitNow(reqs, this.open())),
     children: (parentId) => this.guard(() => this.childrenNow(parentId, this.open())),
     appendStream: (req) => this.guard(() => this.appendNow(req, this.open())),
+  };
+
+  readonly outbox: Outbox = {
+    claim: (now, limit, leaseMs, owner) => this.run(({ box }) => box.claim(now, limit, leaseMs, owner)),
+    settle: (id, owner, outcome) => this.run(({ box }) => box.settle(id, owner, outcome)),
+    list: (status, limit, after) => this.run(({ box }) => box.list(status, limit, after)),
+    get: (id) => this.run(({ box }) => box.get(id)),
+    retry: (id, now) => this.run(({ box }) => box.retry(id, now)),
+    counts: () => this.run(({ box }) => box.counts()),
   };
 
   getTask(id: string): Promise<Task | null> {
@@ -186,8 +204,8 @@ export class SqliteEngine implements Engine {
     return this.run((open) => this.commitNow([req], open));
   }
 
-  private commitNow(reqs: readonly CommitRequest[], { st, tx }: Open): CommitResult {
-    const result = commitTasks(st, tx, this.limits, reqs, this.now(), parseTask);
+  private commitNow(reqs: readonly CommitRequest[], { st, tx, box }: Open): CommitResult {
+    const result = commitTasks(st, tx, this.limits, reqs, this.now(), parseTask, box);
     // Delivered only once committed: a rolled-back write never reaches a listener.
     if (result.ok) this.fanout.deliver(result.events);
     return result;
