@@ -5,86 +5,16 @@
  * (and by the client's verifyWebhook); retries with the same id; failure after the
  * schedule, the retry route, 410; order per task; the outbox list. SQLite and memory.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Task, WebhookMessage, WebhookPayload } from '@taskwire/protocol';
+import type { Task, WebhookMessage } from '@taskwire/protocol';
 import { verifyWebhook } from '../../client/src/backend/webhook.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { SECRET, receiver, type Received } from './helpers/webhook-receiver.js';
 import { eventually } from './helpers/ws-client.js';
-
-const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
-
-/** Standard Webhooks, from the spec: HMAC-SHA256(base64-decoded secret, "id.timestamp.body"), base64, "v1," prefix. */
-function independentlyVerified(headers: IncomingMessage['headers'], body: string): boolean {
-  const id = String(headers['webhook-id']);
-  const ts = String(headers['webhook-timestamp']);
-  const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
-  const expected = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest();
-  if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false;
-  return String(headers['webhook-signature'])
-    .split(' ')
-    .some((s) => {
-      const [v, sig] = s.split(',');
-      const got = Buffer.from(sig ?? '', 'base64');
-      return v === 'v1' && got.length === expected.length && timingSafeEqual(got, expected);
-    });
-}
-
-interface Received {
-  id: string;
-  type: string;
-  body: string;
-  payload: WebhookPayload;
-  verified: boolean;
-}
-
-/** A receiver: records each request, answers what `answer` says (a status, or 'hang' for no answer). */
-async function receiver(): Promise<{
-  url: string;
-  got: Received[];
-  answer: (r: Received) => number | 'hang';
-  setAnswer(fn: (r: Received) => number | 'hang'): void;
-  close(): Promise<void>;
-}> {
-  const got: Received[] = [];
-  let answer: (r: Received) => number | 'hang' = () => 200;
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      const r: Received = {
-        id: String(req.headers['webhook-id']),
-        type: (JSON.parse(body) as WebhookPayload).type,
-        body,
-        payload: JSON.parse(body) as WebhookPayload,
-        verified: independentlyVerified(req.headers, body) && req.headers['content-type'] === 'application/json',
-      };
-      got.push(r);
-      const a = answer(r);
-      if (a === 'hang') return;
-      res.writeHead(a).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `http://127.0.0.1:${port}/hooks`,
-    got,
-    answer: (r) => answer(r),
-    setAnswer(fn) {
-      answer = fn;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'tw-webhooks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
