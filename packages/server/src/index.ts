@@ -19,6 +19,7 @@ export {
   resolveConfigDetailed,
   signDevToken,
   OPTIONS,
+  shownDefault,
   ConfigError,
   type ConfigInput,
   type ResolvedConfig,

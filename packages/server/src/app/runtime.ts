@@ -103,6 +103,7 @@ export async function createRuntime(options: TaskwireOptions = {}): Promise<Runt
   const tasks = createTaskService(engine, {
     logger: logger.child({ component: 'tasks' }),
     streamMaxBytes: config.streamMaxBytes,
+    taskTtlMs: config.taskTtlMs,
   });
   const auth = instrumentAuthenticator(createAuthenticator(config, engine), metrics);
   tasks.start(config.stallSweepMs);

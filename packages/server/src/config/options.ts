@@ -7,6 +7,8 @@ import type { ServerConfig } from './types.js';
 
 export type OptionType =
   | { kind: 'integer'; min: number; max: number }
+  /** Milliseconds, written `500ms`, `30s`, `5m`, `2h`, `7d` or a bare number of ms. */
+  | { kind: 'duration'; min: number; max: number }
   | { kind: 'string' }
   | { kind: 'secret' }
   | { kind: 'boolean' }
@@ -25,6 +27,7 @@ const int = (min: number, max: number): OptionType => ({ kind: 'integer', min, m
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const HOUR = 3600_000;
+const DAY = 24 * HOUR;
 
 /** Every option of ServerConfig, in documentation order. */
 export const OPTIONS: readonly OptionSpec[] = [
@@ -233,6 +236,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Most UTF-8 bytes one task stream may hold; a chunk over it is refused with 400.',
   },
   {
+    key: 'taskTtlMs',
+    flag: '--task-ttl',
+    env: 'TASKWIRE_TASK_TTL',
+    type: { kind: 'duration', min: 0, max: 3650 * DAY },
+    default: 7 * DAY,
+    description:
+      'A task terminal for longer than this is deleted with its tree, history and streams (e.g. 2s, 12h, 7d); 0 keeps tasks for ever.',
+  },
+  {
     key: 'recoveryLimit',
     flag: '--recovery-limit',
     env: 'TASKWIRE_RECOVERY_LIMIT',
@@ -283,6 +295,34 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
+const UNITS: ReadonlyArray<[string, number]> = [
+  ['d', DAY],
+  ['h', HOUR],
+  ['m', 60_000],
+  ['s', 1000],
+];
+
+/** A duration as written in the table and the help: `7d`, `90s`, `1500ms`, `0`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  const unit = UNITS.find(([, size]) => ms % size === 0);
+  return unit ? `${ms / unit[1]}${unit[0]}` : `${ms}ms`;
+}
+
+/** A duration's milliseconds (`500ms`, `30s`, `5m`, `2h`, `7d`, or a bare number of ms), or NaN. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) return NaN;
+  const unit = m[2] ?? 'ms';
+  return Number(m[1]) * (unit === 'ms' ? 1 : (UNITS.find(([u]) => u === unit) as [string, number])[1]);
+}
+
+/** An option's default as the table and the help show it. */
+export function shownDefault(spec: OptionSpec): string {
+  if (spec.default === null) return '(none)';
+  return spec.type.kind === 'duration' ? formatDuration(spec.default as number) : String(spec.default);
+}
+
 /** The default of one option. */
 export function defaultOf<K extends keyof ServerConfig>(key: K): ServerConfig[K] {
   const spec = OPTIONS.find((o) => o.key === key);
@@ -306,6 +346,18 @@ export const TUNING = {
   sqliteSweepBatch: 1000,
   /** SQLite: how long a write waits for the database lock before failing, ms. */
   sqliteBusyTimeoutMs: 5000,
+  /** Retention: top-level tasks read per page of a sweep (each deleted with its tree). */
+  retentionSweepBatch: 100,
+  /** Retention: trees deleted per engine call (one SQLite transaction). */
+  retentionDeleteBatch: 20,
+  /** Retention: the sweep yields to the event loop after this much work, ms. */
+  retentionSliceMs: 10,
+  /** Retention: pages per sweep at most (the next sweep goes on). */
+  retentionSweepRounds: 100,
+  /** Retention: the sweep runs every tenth of --task-ttl, but at least this often, ms. */
+  retentionSweepMaxMs: 60_000,
+  /** Retention: and at most this often, ms. */
+  retentionSweepMinMs: 1000,
   /** WebSocket: how long a socket the server closed may take to close before it is terminated, ms. */
   closeGraceMs: 2000,
 } as const;

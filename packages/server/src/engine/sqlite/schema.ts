@@ -101,6 +101,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ) strict, without rowid;
     `,
   },
+  {
+    version: 4,
+    description: 'retention: tasks.finished_at (ms, indexed for top-level tasks), tasks.create_key',
+    sql: `
+      alter table tasks add column finished_at integer;
+      alter table tasks add column create_key text;
+      update tasks set finished_at =
+        cast(round((julianday(json_extract(snapshot, '$.finishedAt')) - 2440587.5) * 86400000) as integer)
+        where status in ('succeeded', 'failed', 'cancelled') and json_extract(snapshot, '$.finishedAt') is not null;
+      update tasks set create_key = idempotency.key from idempotency
+        where idempotency.value = tasks.id and substr(idempotency.key, 1, 2) = 'c' || char(10);
+      create index tasks_by_expiry on tasks (finished_at, id) where parent is null and finished_at is not null;
+    `,
+  },
 ];
 
 /** The schema version this code writes: the number of the last migration. */

@@ -19,6 +19,7 @@ import { resolveEngineLimits } from '../limits.js';
 import { LocalFanout } from '../local-fanout.js';
 import { publishEvent, readHistory } from './channels.js';
 import { appendChunk, commitTasks, createKey } from './commit.js';
+import { deleteTrees, expiredPage } from './delete-tree.js';
 import { openDatabase, storageFailure } from './native.js';
 import { checkBoot, currentBootId, markClean } from './boot.js';
 import { configure, migrate } from './schema.js';
@@ -28,9 +29,13 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import {
   type CommitRequest,
   type CommitResult,
+  type DeleteTreeRequest,
+  type DeleteTreeResult,
   type Engine,
   type EngineLimits,
   type EventListener,
+  type ExpiredRequest,
+  type ExpiredTask,
   type HistoryRequest,
   type HistoryResult,
   type ListTasksRequest,
@@ -240,6 +245,18 @@ export class SqliteEngine implements Engine {
     return this.run(({ st }) => {
       const max = toCount(limit);
       return max === 0 ? [] : st.dueStalls.all(now, max).map(parseTask);
+    });
+  }
+
+  expired(req: ExpiredRequest): Promise<ExpiredTask[]> {
+    return this.run(({ st }) => expiredPage(st, req));
+  }
+
+  deleteTrees(reqs: readonly DeleteTreeRequest[]): Promise<DeleteTreeResult[]> {
+    return this.run(({ st, tx }) => {
+      const { results, events } = deleteTrees(st, tx, this.limits, reqs, this.now(), parseTask);
+      this.fanout.deliver(events); // only once committed
+      return results;
     });
   }
 
