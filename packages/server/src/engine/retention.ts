@@ -3,7 +3,7 @@
  * checks of a tree before it is deleted, the `task.deleted` data, and how the Hub
  * recognises the last event of a deleted task's channel. Pure.
  */
-import { isTerminalStatus, parseChannel, type Task, type TaskEventData } from '@taskwire/protocol';
+import { isTerminalStatus, type Task, type TaskEventData } from '@taskwire/protocol';
 import type { DeleteTreeResult, StoredEvent } from './types.js';
 
 /** When a task ended (ms since the epoch), or null while it has not. */
@@ -62,10 +62,4 @@ export function collectTree(root: Task, children: (id: string) => Task[], maxDep
 export function isDeletionNotice(event: StoredEvent): boolean {
   const data = event.data as { kind?: unknown } | null;
   return typeof data === 'object' && data !== null && data.kind === 'task.deleted' && event.channel.startsWith('task:');
-}
-
-/** The id of a `task:` channel, or null. */
-export function taskIdOf(channel: string): string | null {
-  const parsed = parseChannel(channel);
-  return parsed?.kind === 'task' ? parsed.id : null;
 }
