@@ -134,6 +134,10 @@ export class SchemaVersionError extends Error {
 /** Connection settings: WAL (readers never block the writer), NORMAL sync (durable at checkpoints), a busy wait. */
 export function configure(db: Database.Database, busyTimeoutMs: number): void {
   db.exec(`
+    -- Takes effect on a new file only (before its first table): pages freed by deletions
+    -- go back to the OS a few at a time (the sweep's incremental_vacuum); on an older
+    -- file they are reused.
+    pragma auto_vacuum = INCREMENTAL;
     pragma busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))};
     pragma journal_mode = WAL;
     pragma synchronous = NORMAL;

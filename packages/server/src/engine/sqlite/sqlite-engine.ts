@@ -3,7 +3,8 @@
  * tasks, channel logs (epochs and offsets included), idempotency keys, claims and
  * stall deadlines all survive a restart, so clients recover across it with
  * `recovered: true`. Fan-out is in-process (`LocalFanout`): committed events reach
- * this process's listeners; two servers on one file would not see each other's.
+ * this process's listeners, so the file is locked for one process (lock.ts): a second
+ * server on it refuses to start.
  *
  * better-sqlite3 is synchronous, so every method does its work in one go (one
  * immediate transaction for writes) and reports a throw (SQLITE_BUSY, disk full) as
@@ -22,6 +23,7 @@ import { appendChunk, commitTasks, createKey } from './commit.js';
 import { deleteTrees, expiredPage } from './delete-tree.js';
 import { openDatabase, storageFailure } from './native.js';
 import { checkBoot, currentBootId, markClean } from './boot.js';
+import { lockDatabase, removePidFile, writePidFile } from './lock.js';
 import { configure, migrate } from './schema.js';
 import { prepareStatements, toCount, toMs, type Statements } from './statements.js';
 import { sweep, type SweepResult } from './sweep.js';
@@ -130,6 +132,7 @@ export class SqliteEngine implements Engine {
     try {
       if (this.path !== ':memory:' && this.path !== '') mkdirSync(dirname(this.path), { recursive: true });
       db = openDatabase(this.path);
+      lockDatabase(db, this.path);
       configure(db, this.busyTimeoutMs);
       migrate(db);
       this.epochsRotated = checkBoot(db, this.bootId).rotated;
@@ -139,6 +142,7 @@ export class SqliteEngine implements Engine {
       const timer = setInterval(() => this.backgroundSweep(), this.sweepIntervalMs);
       timer.unref();
       this.state = { name: 'open', db, st, tx, timer };
+      writePidFile(this.path);
       return Promise.resolve();
     } catch (err) {
       try {
@@ -296,6 +300,12 @@ export class SqliteEngine implements Engine {
     };
   }
 
+  /** Checkpoint the WAL into the file and truncate it (tests measure the file; no other process may open it). */
+  checkpoint(): { busy: number } {
+    const [row] = this.open().db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    return { busy: row?.busy ?? 0 };
+  }
+
   /**
    * Delete expired events, idempotency keys and claims and forget idle empty
    * channels, in bounded batches. Runs every `sweepIntervalMs`; callable directly.
@@ -333,6 +343,7 @@ export class SqliteEngine implements Engine {
     try {
       markClean(state.db);
       state.db.close();
+      removePidFile(this.path);
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));

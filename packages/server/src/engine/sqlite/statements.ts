@@ -119,6 +119,8 @@ export interface Statements {
     { name: string; touchedAt: number }
   >;
   forgetChannel: Stmt<[{ name: string; cutoff: number }]>;
+  /** Give up to 1000 free pages back to the OS (a no-op without auto_vacuum = INCREMENTAL). */
+  vacuum: Stmt<[]>;
 
   count: (table: 'tasks' | 'channels' | 'events' | 'idempotency' | 'claims') => number;
   list: (params: ListParams) => string[];
@@ -234,6 +236,8 @@ export function prepareStatements(db: Database.Database): Statements {
       `delete from channels where name = @name and touched_at <= @cutoff
          and not exists (select 1 from events where channel = @name)`,
     ),
+
+    vacuum: db.prepare<[]>('pragma incremental_vacuum(1000)'),
 
     count(table) {
       let stmt = counts.get(table);
