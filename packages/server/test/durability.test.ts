@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signDevToken, type DevTokenClaims } from '../src/config/resolve.js';
-import { createSqliteEngine, type SqliteEngine } from '../src/engine/sqlite/sqlite-engine.js';
 import { exitWithin, freePort, killAll, startServe, type ServeProcess } from './helpers/process.js';
 import { startTestServer } from './helpers/server.js';
 import { TestClient, eventually, type Frame } from './helpers/ws-client.js';
@@ -370,19 +370,8 @@ describe('durability: SQLite engine with a real server process', () => {
     const path = join(dir, 'retention.db');
     const HISTORY = 20;
     const TTL_MS = 3000;
-    // The server holds the file exclusively: the test measures through its engine.
-    let probe: SqliteEngine | undefined;
-    const t = await startTestServer({
-      engine: 'sqlite',
-      db: path,
-      historySize: HISTORY,
-      historyTtlMs: TTL_MS,
-      engineFactory: (cfg) =>
-        (probe = createSqliteEngine({
-          path,
-          limits: { historySize: cfg.historySize, historyTtlMs: cfg.historyTtlMs },
-        })),
-    });
+    const t = await startTestServer({ engine: 'sqlite', db: path, historySize: HISTORY, historyTtlMs: TTL_MS });
+    const probe = new Database(path);
     try {
       const tasks = ['r-1', 'r-2', 'r-3', 'r-4'];
       const owners = ['alice', 'bob'];
@@ -401,9 +390,11 @@ describe('durability: SQLite engine with a real server process', () => {
       /** Checkpoint the WAL into the main file (so its size is the data's), then measure. */
       const measure = (): { bytes: number; walBytes: number; events: number; channels: number } => {
         const walBytes = statSync(`${path}-wal`).size;
-        expect(probe?.checkpoint().busy).toBe(0);
-        const sizes = probe!.internalSizes();
-        return { bytes: statSync(path).size, walBytes, events: sizes.events, channels: sizes.channels };
+        const [cp] = probe.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+        expect(cp?.busy).toBe(0);
+        const count = (table: string): number =>
+          probe.prepare<[], number>(`select count(*) from ${table}`).pluck().get() ?? 0;
+        return { bytes: statSync(path).size, walBytes, events: count('events'), channels: count('channels') };
       };
 
       // 20,000 updates over 4 tasks (~10 minutes of a busy worker each second, scaled down).
@@ -471,6 +462,7 @@ describe('durability: SQLite engine with a real server process', () => {
       expect(aged.result).toMatchObject({ recovered: false, events: [], offset: top, snapshot: patched.body });
       e.close();
     } finally {
+      probe.close();
       await t.close();
     }
   });

@@ -12,7 +12,6 @@
  *   `logLevel` says otherwise).
  */
 import type { ServerConfig } from '../../src/config/types.js';
-import type { TaskwireOptions } from '../../src/app/runtime.js';
 import { signDevToken } from '../../src/config/resolve.js';
 import { createServer, type StandaloneServer } from '../../src/app/create-server.js';
 
@@ -57,12 +56,9 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  overrides: Partial<ServerConfig> & {
-    logDestination?: NodeJS.WritableStream;
-    engineFactory?: TaskwireOptions['engineFactory'];
-  } = {},
+  overrides: Partial<ServerConfig> & { logDestination?: NodeJS.WritableStream } = {},
 ): Promise<TestServer> {
-  const { logDestination, engineFactory, ...config } = overrides;
+  const { logDestination, ...config } = overrides;
   const server = await createServer({
     jwtSecret: TEST_JWT_SECRET,
     apiKey: TEST_API_KEY,
@@ -72,7 +68,6 @@ export async function startTestServer(
     port: config.port ?? 0,
     host: config.host ?? '127.0.0.1',
     ...(logDestination ? { logDestination } : {}),
-    ...(engineFactory ? { engineFactory } : {}),
   });
   const { url } = await server.listen();
   const base = url;

@@ -1,19 +1,19 @@
 /**
- * One server per database file. The engine opens its database with SQLite's
- * `locking_mode = EXCLUSIVE` and takes the write lock at once: SQLite then keeps an
- * exclusive lock on the file (a POSIX advisory lock, held by the kernel for the
- * process) until the connection closes. A second server on the same file gets
- * SQLITE_BUSY at its first access and refuses to start with one line naming the
- * holder, read from the pid file the holder wrote beside the database (`<db>.pid`).
+ * One server per database file. Beside the database the engine keeps a lock file,
+ * `<db>.lock`: a tiny SQLite database that it opens with `locking_mode = EXCLUSIVE`
+ * and writes at once, so SQLite holds an exclusive lock on it (a POSIX advisory lock,
+ * the kernel's, for the process) until the engine closes. A second server on the same
+ * database gets SQLITE_BUSY on the lock file and refuses to start, with one line
+ * naming the holder, read from `<db>.pid` (written by the holder once it has the lock).
  *
- * The lock is the kernel's, not the file's: a server killed with SIGKILL loses it
- * with its process, so a stale pid file never blocks a restart (it is only the name
- * of the holder, overwritten by the next one). With WAL in exclusive mode SQLite
- * keeps its WAL index in the process's memory (no `-shm` file), so no other process,
- * not even a read-only `sqlite3` shell, can open the file while the server runs.
+ * The lock is the kernel's, not the file's: a server killed with SIGKILL loses it with
+ * its process, so a lock or pid file left behind never blocks a restart (the pid file
+ * is only the holder's name, overwritten by the next one). The database itself stays
+ * an ordinary WAL database: the `sqlite3` shell can still read it and back it up.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
+import { openDatabase } from './native.js';
 
 /** Another process holds the database. */
 export class DatabaseLockedError extends Error {
@@ -30,9 +30,6 @@ export class DatabaseLockedError extends Error {
 
 const pidFile = (path: string): string => `${path}.pid`;
 
-/** A file database (not `:memory:` or a temporary one) has a pid file. */
-const isFile = (path: string): boolean => path !== ':memory:' && path !== '';
-
 function holderOf(path: string): number | null {
   try {
     const pid = Number.parseInt(readFileSync(pidFile(path), 'utf8'), 10);
@@ -42,28 +39,36 @@ function holderOf(path: string): number | null {
   }
 }
 
+/** The held lock of one database file; release() at close. */
+export interface DatabaseLock {
+  release(): void;
+}
+
 /**
- * Take the database for this process before anything else reads it: exclusive
- * locking, no busy wait (a held lock is an answer, not a delay), the write lock now.
- * Throws DatabaseLockedError when another process has it.
+ * Take the database for this process before it is opened (`:memory:` and temporary
+ * databases need no lock). Throws DatabaseLockedError when another process has it.
  */
-export function lockDatabase(db: Database.Database, path: string): void {
-  db.exec('pragma locking_mode = EXCLUSIVE; pragma busy_timeout = 0');
+export function lockDatabase(path: string): DatabaseLock {
+  if (path === ':memory:' || path === '') return { release: () => undefined };
+  let lock: Database.Database | undefined;
   try {
-    db.exec('begin immediate; commit');
+    lock = openDatabase(`${path}.lock`);
+    lock.exec('pragma busy_timeout = 0; pragma locking_mode = EXCLUSIVE');
+    lock.exec('create table if not exists holder (pid integer); begin immediate; delete from holder');
+    lock.prepare('insert into holder (pid) values (?)').run(process.pid);
+    lock.exec('commit');
   } catch (err) {
+    lock?.close();
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) throw new DatabaseLockedError(path, holderOf(path));
     throw err;
   }
-}
-
-/** Name this process as the holder (once the database is ready). */
-export function writePidFile(path: string): void {
-  if (isFile(path)) writeFileSync(pidFile(path), `${process.pid}\n`);
-}
-
-/** Remove the pid file at close, if it still names this process. */
-export function removePidFile(path: string): void {
-  if (isFile(path) && holderOf(path) === process.pid) rmSync(pidFile(path), { force: true });
+  writeFileSync(pidFile(path), `${process.pid}\n`);
+  const held = lock;
+  return {
+    release() {
+      if (holderOf(path) === process.pid) rmSync(pidFile(path), { force: true });
+      held.close();
+    },
+  };
 }

@@ -3,8 +3,8 @@
  * tasks, channel logs (epochs and offsets included), idempotency keys, claims and
  * stall deadlines all survive a restart, so clients recover across it with
  * `recovered: true`. Fan-out is in-process (`LocalFanout`): committed events reach
- * this process's listeners, so the file is locked for one process (lock.ts): a second
- * server on it refuses to start.
+ * this process's listeners, so the file is for one process (lock.ts): a second server
+ * on it refuses to start.
  *
  * better-sqlite3 is synchronous, so every method does its work in one go (one
  * immediate transaction for writes) and reports a throw (SQLITE_BUSY, disk full) as
@@ -23,7 +23,7 @@ import { appendChunk, commitTasks, createKey } from './commit.js';
 import { deleteTrees, expiredPage } from './delete-tree.js';
 import { openDatabase, storageFailure } from './native.js';
 import { checkBoot, currentBootId, markClean } from './boot.js';
-import { lockDatabase, removePidFile, writePidFile } from './lock.js';
+import { lockDatabase, type DatabaseLock } from './lock.js';
 import { configure, migrate } from './schema.js';
 import { prepareStatements, toCount, toMs, type Statements } from './statements.js';
 import { sweep, type SweepResult } from './sweep.js';
@@ -84,7 +84,14 @@ export interface SqliteSizes {
 
 type State =
   | { name: 'idle' }
-  | { name: 'open'; db: Database.Database; st: Statements; tx: <T>(fn: () => T) => T; timer: NodeJS.Timeout }
+  | {
+      name: 'open';
+      db: Database.Database;
+      st: Statements;
+      tx: <T>(fn: () => T) => T;
+      timer: NodeJS.Timeout;
+      lock: DatabaseLock;
+    }
   | { name: 'closed' };
 type Open = Extract<State, { name: 'open' }>;
 
@@ -129,10 +136,11 @@ export class SqliteEngine implements Engine {
     if (this.state.name === 'open') return Promise.resolve();
     if (this.state.name === 'closed') return Promise.reject(new TaskwireError('unavailable', 'the engine is closed'));
     let db: Database.Database | undefined;
+    let lock: DatabaseLock | undefined;
     try {
       if (this.path !== ':memory:' && this.path !== '') mkdirSync(dirname(this.path), { recursive: true });
+      lock = lockDatabase(this.path);
       db = openDatabase(this.path);
-      lockDatabase(db, this.path);
       configure(db, this.busyTimeoutMs);
       migrate(db);
       this.epochsRotated = checkBoot(db, this.bootId).rotated;
@@ -141,12 +149,12 @@ export class SqliteEngine implements Engine {
       const tx = <T>(fn: () => T): T => runTx.immediate(fn) as T;
       const timer = setInterval(() => this.backgroundSweep(), this.sweepIntervalMs);
       timer.unref();
-      this.state = { name: 'open', db, st, tx, timer };
-      writePidFile(this.path);
+      this.state = { name: 'open', db, st, tx, timer, lock };
       return Promise.resolve();
     } catch (err) {
       try {
         db?.close();
+        lock?.release();
       } catch {
         // Already failing: the open error below is the one worth reporting.
       }
@@ -300,12 +308,6 @@ export class SqliteEngine implements Engine {
     };
   }
 
-  /** Checkpoint the WAL into the file and truncate it (tests measure the file; no other process may open it). */
-  checkpoint(): { busy: number } {
-    const [row] = this.open().db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
-    return { busy: row?.busy ?? 0 };
-  }
-
   /**
    * Delete expired events, idempotency keys and claims and forget idle empty
    * channels, in bounded batches. Runs every `sweepIntervalMs`; callable directly.
@@ -343,7 +345,7 @@ export class SqliteEngine implements Engine {
     try {
       markClean(state.db);
       state.db.close();
-      removePidFile(this.path);
+      state.lock.release();
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
