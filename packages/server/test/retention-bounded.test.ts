@@ -65,7 +65,6 @@ describe.each(['sqlite', 'memory'] as const)('retention bounds a busy %s server'
         stats.push(JSON.stringify([s.channels, s.subscriptions, s.engineSubscriptions, s.timers]));
       });
       const elapsed = Date.now() - started;
-      console.log('churn', elapsed, sizes.join(','), stats[0]);
       expect(sizes).toHaveLength(TOTAL / 1000);
       // Nothing is subscribed: the node's own numbers do not move with the tasks.
       expect(new Set(stats).size).toBe(1);
