@@ -154,6 +154,8 @@ export class ChannelHandle extends Handle<ChannelNotice> {
 
 export type TasksNotice =
   | { type: 'task'; task: Task }
+  /** The task was deleted (protocol 1.1 retention): it is no longer in the feed. */
+  | { type: 'deleted'; taskId: string }
   | { type: 'log'; taskId: string; lines: string[] }
   | Exclude<ChannelNotice, { type: 'event' } | { type: 'snapshot' }>;
 
@@ -181,6 +183,13 @@ class FeedState {
     if (!isTaskEventData(data)) return;
     if (data.kind === 'task.log') this.listeners.emit({ type: 'log', taskId: data.taskId, lines: data.lines });
     else if (data.kind === 'task.created' || data.kind === 'task.updated') this.put(data.task);
+    else if (data.kind === 'task.deleted') this.drop(data.taskId);
+  }
+
+  private drop(id: string): void {
+    if (!this.tasks.delete(id)) return;
+    this.list = this.list.filter((t) => t.id !== id);
+    this.listeners.emit({ type: 'deleted', taskId: id });
   }
 
   private put(task: Task): void {

@@ -21,6 +21,8 @@ export interface Job {
   /** `<createdAt> <id>` for a create (added to the list indexes), else ''. */
   member: string;
   stallAt: number | null;
+  /** For a top-level task that ended: its member of the expiry index (retention.ts); else '' (absent in older jobs). */
+  expiry?: string;
   /** Events for channels outside the task's slot, with their index in the commit's events. */
   mirror: Array<{ index: number; channel: string; data: string }>;
 }
@@ -102,8 +104,8 @@ export class DerivedWriter {
     const idx = this.keys.index;
     await scripts().index.run(
       this.client,
-      [idx.all, idx.owner(job.owner), idx.stalls, idx.stallVersions],
-      [job.member, job.taskId, job.version, job.stallAt ?? ''],
+      [idx.all, idx.owner(job.owner), idx.stalls, idx.stallVersions, idx.expiry],
+      [job.member, job.taskId, job.version, job.stallAt ?? '', job.expiry ?? ''],
     );
     await this.client.lrem(this.keys.pending(job.taskId), 1, raw);
     return events;

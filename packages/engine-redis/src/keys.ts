@@ -4,7 +4,7 @@
  * (`{…}`), so one Lua script may touch them all. Channel names cannot contain
  * braces (docs/protocol.md §1), so a channel name is always a whole, valid hash tag.
  *
- *   <p>:{task:abc}:task        hash: json, version, stallAt (the task snapshot)
+ *   <p>:{task:abc}:task        hash: json, version, stallAt, streams, idem (the task snapshot; its create key)
  *   <p>:{task:abc}:pending     list: derived writes of recent commits not yet confirmed
  *   <p>:{task:abc}:meta        hash: epoch, top (the channel's position)
  *   <p>:{task:abc}:stream      stream: entry id `<offset>-0`, fields t (ms), d (JSON)
@@ -15,6 +15,7 @@
  *   <p>:{claim:<key>}          single-use claims (tickets)
  *   <p>:{idx}:all, :owner:<o>  sorted sets (lexicographic) of `<createdAt> <id>`
  *   <p>:{idx}:stalls, :stallv  stall deadlines (score) and the task version that set them
+ *   <p>:{idx}:expiry           top-level tasks that ended, `<finishedAt> <id>` (retention)
  */
 export interface ChannelKeys {
   meta: string;
@@ -48,7 +49,12 @@ export class Keys {
 
   /** The chunks of one of a task's streams (a list, in the task's slot). */
   streamChunks(id: string, stream: string): string {
-    return `${this.prefix}:{task:${id}}:out:${stream}`;
+    return `${this.streamChunksPrefix(id)}${stream}`;
+  }
+
+  /** What every stream chunk list of a task starts with. */
+  streamChunksPrefix(id: string): string {
+    return `${this.prefix}:{task:${id}}:out:`;
   }
 
   task(id: string): string {
@@ -77,6 +83,8 @@ export class Keys {
     stallVersions: string;
     /** Parents whose snapshot may lag their children (score: when marked); see PendingParents. */
     pendingParents: string;
+    /** Top-level tasks that ended (lexicographic, see expiryMember): the retention sweep's candidates. */
+    expiry: string;
     owner(owner: string): string;
     /** A parent's children, as the list index (written before the child's create: see batches.ts). */
     parent(parent: string): string;
@@ -88,11 +96,17 @@ export class Keys {
       stalls: `${base}:stalls`,
       stallVersions: `${base}:stallv`,
       pendingParents: `${base}:pparents`,
+      expiry: `${base}:expiry`,
       owner: (owner) => `${base}:owner:${owner}`,
       parent: (parent) => `${base}:parent:${parent}`,
       tag: (tag) => `${base}:tag:${tag}`,
     };
   }
+}
+
+/** The member of the expiry index: sorts as (finishedAt, id), finishedAt as 15 digits of ms. */
+export function expiryMember(finishedAt: number, id: string): string {
+  return `${String(Math.max(0, Math.floor(finishedAt))).padStart(15, '0')} ${id}`;
 }
 
 /** The member of the list indexes: sorts as (createdAt, id) byte-wise; a space sorts below both alphabets. */

@@ -9,9 +9,13 @@ import { TaskwireError, withTaskDefaults, type Task } from '@taskwire/protocol';
 import type {
   CommitRequest,
   CommitResult,
+  DeleteTreeRequest,
+  DeleteTreeResult,
   Engine,
   EngineLimits,
   EventListener,
+  ExpiredRequest,
+  ExpiredTask,
   HistoryRequest,
   HistoryResult,
   ListTasksRequest,
@@ -25,12 +29,14 @@ import type {
   StoredEvent,
   Unsubscribe,
 } from '@taskwire/server/engine';
-import { newEpoch, resolveEngineLimits } from '@taskwire/server/engine';
+import { finishedMs, newEpoch, resolveEngineLimits } from '@taskwire/server/engine';
 import { connectCluster, connectSingle, type Connections } from './connect.js';
 import { DerivedWriter, appendArgs, parseAppend, type ChannelSettings, type Job } from './derived.js';
-import { Keys, listMember } from './keys.js';
+import { Keys, expiryMember, listMember } from './keys.js';
 import { Broker, type Log } from './pubsub.js';
 import { pendingParents } from './pending-parents.js';
+import { deleteTrees, expired, type RetentionDeps } from './retention.js';
+import { readHistory } from './history.js';
 import { scripts } from './scripts.js';
 import { appendStream, readSnapshot, readStream } from './streams.js';
 import { TaskIndex } from './task-index.js';
@@ -64,17 +70,6 @@ function json(data: unknown): string {
   return JSON.stringify(data) ?? 'null';
 }
 
-function toEvent(channel: string, epoch: string, entry: unknown): StoredEvent {
-  const [id, fields] = entry as [string, string[]];
-  let time = 0;
-  let data = 'null';
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 't') time = Number(fields[i + 1]);
-    else if (fields[i] === 'd') data = fields[i + 1] as string;
-  }
-  return { channel, epoch, offset: Number.parseInt(id, 10), time, data: JSON.parse(data) as unknown };
-}
-
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   readonly limits: EngineLimits;
@@ -91,6 +86,7 @@ export class RedisEngine implements Engine {
   private readonly deferred = new Set<string>();
   private retryTimer: NodeJS.Timeout | null = null;
   private retrying = false;
+  private readonly retention: RetentionDeps;
 
   constructor(opts: RedisEngineOptions = {}) {
     this.limits = resolveEngineLimits(opts.limits);
@@ -125,6 +121,14 @@ export class RedisEngine implements Engine {
     );
     this.derived = new DerivedWriter(this.conn.client, this.keys, this.settings);
     this.index = new TaskIndex(this.conn.client, this.keys);
+    this.retention = {
+      client: () => this.conn.client,
+      keys: this.keys,
+      sharded: this.conn.sharded,
+      index: this.index,
+      getTask: (id) => this.getTask(id),
+      publish: (req) => this.publish(req),
+    };
     this.pendingParents = pendingParents(
       () => this.conn.client,
       this.keys,
@@ -185,7 +189,10 @@ export class RedisEngine implements Engine {
       }
       try {
         if (req.expectedVersion === 0) await this.index.addMembership(task);
-        return await this.commitTask(req);
+        const result = await this.commitTask(req);
+        // Deleted with the task (retention); lost in a crash right here, it still expires with its TTL.
+        if (idem && result.ok) await client.hset(this.keys.task(task.id), 'idem', idem.key);
+        return result;
       } catch (err) {
         if (idem) await this.releaseCreateKey(idem.key, task.id);
         throw err;
@@ -209,33 +216,19 @@ export class RedisEngine implements Engine {
   }
 
   history(channel: string, req: HistoryRequest): Promise<HistoryResult> {
-    return this.guard('history', async () => {
-      const ck = this.keys.channel(channel);
-      const { since } = req;
-      const limit = Math.max(0, Math.floor(req.limit));
-      const reply = (await scripts().history.run(
-        this.conn.client,
-        [ck.meta, ck.stream],
-        [
-          newEpoch(),
-          this.limits.historySize,
-          this.limits.historyTtlMs,
-          this.settings.metaTtlMs,
-          since ? '1' : '0',
-          since?.epoch ?? '',
-          since?.offset ?? 0,
-          limit,
-        ],
-      )) as [string, number, number, unknown[]];
-      const [epoch, top, recovered, entries] = reply;
-      const events = entries.map((entry) => toEvent(channel, epoch, entry));
-      if (!since) events.reverse();
-      return { epoch, offset: Number(top), recovered: recovered === 1, events };
-    });
+    return this.guard('history', () => readHistory(this.conn.client, this.keys, this.settings, channel, req));
   }
 
   dueStalls(now: number, limit: number): Promise<Task[]> {
     return this.guard('dueStalls', () => this.index.due(now, limit));
+  }
+
+  expired(req: ExpiredRequest): Promise<ExpiredTask[]> {
+    return this.guard('expired', () => expired(this.retention, req));
+  }
+
+  deleteTrees(reqs: readonly DeleteTreeRequest[]): Promise<DeleteTreeResult[]> {
+    return this.guard('deleteTrees', () => deleteTrees(this.retention, reqs));
   }
 
   claim(key: string, ttlMs: number): Promise<boolean> {
@@ -275,6 +268,7 @@ export class RedisEngine implements Engine {
     const { task } = req;
     const own = `task:${task.id}`;
     const ck = this.keys.channel(own);
+    const finished = finishedMs(task);
     const job: Job = {
       id: newEpoch(),
       taskId: task.id,
@@ -282,6 +276,7 @@ export class RedisEngine implements Engine {
       owner: task.owner,
       member: req.expectedVersion === 0 ? listMember(task.createdAt, task.id) : '',
       stallAt: req.stallAt,
+      expiry: task.parentId === null && finished !== null ? expiryMember(finished, task.id) : '',
       mirror: req.events.flatMap((e, index) =>
         e.channel === own ? [] : [{ index, channel: e.channel, data: e.json ?? json(e.data) }],
       ),

@@ -10,7 +10,7 @@ import type { Cluster, Redis } from 'ioredis';
 
 export type Client = Redis | Cluster;
 
-export type ScriptName = 'commit' | 'append' | 'history' | 'index' | 'clearMark' | 'stream';
+export type ScriptName = 'commit' | 'append' | 'history' | 'index' | 'clearMark' | 'stream' | 'delete';
 
 export class Script {
   readonly sha: string;
@@ -50,6 +50,7 @@ export function scripts(): Record<ScriptName, Script> {
       index: make('index'),
       clearMark: new Script('clearMark', read('clear-mark.lua')),
       stream: make('stream'),
+      delete: make('delete'),
     };
   }
   return loaded;

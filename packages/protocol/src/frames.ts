@@ -138,7 +138,7 @@ export interface WelcomeFrame {
 export type Feature = 'batches' | 'streams' | 'webhooks' | 'retention';
 
 /** What this version of taskwire serves of protocol 1.1. */
-export const FEATURES: readonly Feature[] = ['batches', 'streams'];
+export const FEATURES: readonly Feature[] = ['batches', 'streams', 'retention'];
 
 export interface SubscribeResult {
   channel: string;
@@ -188,6 +188,11 @@ export interface UnsubscribedFrame {
   code: ErrorCode;
   message: string;
   resubscribe: boolean;
+  /** Protocol 1.1: `deleted` when the task of a `task:` channel was deleted (code `not_found`, no resubscribe). */
+  reason?: UnsubscribeReason;
 }
+
+/** Why the server ended a subscription, when it says (protocol 1.1). */
+export type UnsubscribeReason = 'deleted';
 
 export type ServerFrame = WelcomeFrame | ReplyFrame | EventFrame | ErrorFrame | UnsubscribedFrame;

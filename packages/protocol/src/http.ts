@@ -199,6 +199,8 @@ export const StreamBody = Type.Object(
 export type StreamBody = Static<typeof StreamBody>;
 
 export const StreamAppendResponse = Type.Object({ stream: Type.String(), chunks: Type.Integer() });
+/** `DELETE /tasks/:id`: the task deleted and how many tasks its tree held (itself included). */
+export const DeleteTaskResponse = Type.Object({ taskId: Type.String(), deleted: Type.Integer({ minimum: 1 }) });
 export const StreamTextResponse = Type.Object({ stream: Type.String(), text: Type.String(), chunks: Type.Integer() });
 export const ChannelParams = Type.Object({ channel: Type.String({ pattern: CHANNEL_PATTERN }) });
 

@@ -120,7 +120,13 @@ export type TaskEventData =
   | { kind: 'task.updated'; task: Task }
   | { kind: 'task.log'; taskId: string; lines: string[] }
   /** One chunk of a task's stream (protocol 1.1 §8): `index` is its 0-based number in the stream. */
-  | { kind: 'task.stream'; taskId: string; stream: string; index: number; text: string };
+  | { kind: 'task.stream'; taskId: string; stream: string; index: number; text: string }
+  /**
+   * The task was deleted (protocol 1.1 §8, retention): on `user:<owner>`, stored like any
+   * event. On `task:<id>` it is never stored or delivered: the server ends the
+   * subscription with `unsubscribed`, `reason: "deleted"`.
+   */
+  | { kind: 'task.deleted'; taskId: string };
 
 /** The events that carry a snapshot. */
 export type TaskSnapshotEvent = Extract<TaskEventData, { task: Task }>;
@@ -133,7 +139,13 @@ export function isSnapshotEvent(data: TaskEventData): data is TaskSnapshotEvent 
 export function isTaskEventData(data: unknown): data is TaskEventData {
   if (typeof data !== 'object' || data === null) return false;
   const kind = (data as { kind?: unknown }).kind;
-  return kind === 'task.created' || kind === 'task.updated' || kind === 'task.log' || kind === 'task.stream';
+  return (
+    kind === 'task.created' ||
+    kind === 'task.updated' ||
+    kind === 'task.log' ||
+    kind === 'task.stream' ||
+    kind === 'task.deleted'
+  );
 }
 
 /**

@@ -19,6 +19,7 @@ export {
   resolveConfigDetailed,
   signDevToken,
   OPTIONS,
+  shownDefault,
   ConfigError,
   type ConfigInput,
   type ResolvedConfig,
@@ -35,6 +36,7 @@ export {
   type SweepResult,
 } from './engine/sqlite/sqlite-engine.js';
 export { SchemaVersionError, SCHEMA_VERSION } from './engine/sqlite/schema.js';
+export { DatabaseLockedError } from './engine/sqlite/lock.js';
 export { createAuthenticator, API_KEY_PRINCIPAL } from './auth/authenticator.js';
 export { authorizeSubscribe, authorizePublish } from './auth/permissions.js';
 export { AuthError, type Authenticator, type Principal, type AuthFailureReason } from './auth/types.js';

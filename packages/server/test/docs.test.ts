@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { CloseCode, ERROR_CODES } from '@taskwire/protocol';
 import { describe, expect, it } from 'vitest';
-import { OPTIONS, TUNING } from '../src/config/options.js';
+import { OPTIONS, TUNING, shownDefault } from '../src/config/options.js';
 
 const doc = (name: string): string => readFileSync(new URL(`../../../docs/${name}`, import.meta.url), 'utf8');
 
@@ -65,7 +65,7 @@ describe('docs/configuration.md', () => {
       const row = rows.find((r) => unquote(r[0]) === o.flag);
       expect(row, `row for ${o.flag}`).toBeDefined();
       expect(unquote(row?.[1]), `env of ${o.flag}`).toBe(o.env);
-      const def = o.default === null ? '(none)' : String(o.default);
+      const def = shownDefault(o);
       expect(unquote(row?.[2]).split(' ')[0], `default of ${o.flag}`).toBe(def);
     }
   });

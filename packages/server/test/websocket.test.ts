@@ -95,7 +95,7 @@ describe('WebSocket endpoint', () => {
     expect(w).toMatchObject({
       type: 'welcome',
       protocol: 1,
-      features: ['batches', 'streams'],
+      features: ['batches', 'streams', 'retention'],
       user: 'alice',
       heartbeatMs: t.server.ctx.config.heartbeatMs,
     });

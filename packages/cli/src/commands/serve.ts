@@ -12,6 +12,7 @@ import {
   redisClusterUrls,
   resolveConfigDetailed,
   signDevToken,
+  shownDefault,
   type CreateServerOptions,
   type ServerConfig,
 } from '@taskwire/server';
@@ -33,7 +34,7 @@ const CLI_FLAGS: ParseArgsOptionsConfig = { demo: { type: 'boolean' } };
 function help(): string {
   const rows = OPTIONS.map((o) => {
     const left = `${o.flag}${o.type.kind === 'boolean' ? '' : ' <value>'}`;
-    const def = o.default === null ? '' : ` (default ${String(o.default)})`;
+    const def = o.default === null ? '' : ` (default ${shownDefault(o)})`;
     return `  ${left.padEnd(34)}${o.description}${def} [${o.env}]`;
   });
   return `Usage: taskwire serve [options]

@@ -174,6 +174,16 @@ export class TaskwireBackend {
     return call<Task>(this.#http, 'POST', `/tasks/${enc(id)}/cancel`);
   }
 
+  /**
+   * Delete a task that has ended, with its whole tree, history and streams (protocol
+   * 1.1 retention). Rejects with `conflict` (409) while the task or a descendant has
+   * not ended, or for a child of a batch (delete its top-level task), `not_found` for
+   * an unknown task. Resolves with how many tasks the tree held.
+   */
+  deleteTask(id: string): Promise<{ taskId: string; deleted: number }> {
+    return call<{ taskId: string; deleted: number }>(this.#http, 'DELETE', `/tasks/${enc(id)}`);
+  }
+
   /** Publish to a channel; an idempotency key is generated when none is given, so retries are safe. */
   publish(channel: string, data: unknown, opts: { idempotencyKey?: string } = {}): Promise<PublishResult> {
     return call<PublishResult>(this.#http, 'POST', `/channels/${enc(channel)}/publish`, {

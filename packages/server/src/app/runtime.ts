@@ -106,6 +106,7 @@ export async function createRuntime(options: TaskwireOptions = {}): Promise<Runt
     logger: logger.child({ component: 'tasks' }),
     streamMaxBytes: config.streamMaxBytes,
     ...(webhooks ? { webhooks: webhooks.source } : {}),
+    taskTtlMs: config.taskTtlMs,
   });
   const auth = instrumentAuthenticator(createAuthenticator(config, engine), metrics);
   tasks.start(config.stallSweepMs);

@@ -3,10 +3,13 @@
  * `TASKWIRE_*` environment variable, type, default and one-line description.
  * `resolveConfig()` (./config.ts) reads it; docs/configuration.md mirrors it.
  */
+import { formatDuration } from './durations.js';
 import type { ServerConfig } from './types.js';
 
 export type OptionType =
   | { kind: 'integer'; min: number; max: number }
+  /** Milliseconds, written `500ms`, `30s`, `5m`, `2h`, `7d` or a bare number of ms. */
+  | { kind: 'duration'; min: number; max: number }
   | { kind: 'string' }
   | { kind: 'secret' }
   | { kind: 'boolean' }
@@ -27,6 +30,7 @@ const int = (min: number, max: number): OptionType => ({ kind: 'integer', min, m
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const HOUR = 3600_000;
+const DAY = 24 * HOUR;
 
 /** Every option of ServerConfig, in documentation order. */
 export const OPTIONS: readonly OptionSpec[] = [
@@ -235,6 +239,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Most UTF-8 bytes one task stream may hold; a chunk over it is refused with 400.',
   },
   {
+    key: 'taskTtlMs',
+    flag: '--task-ttl',
+    env: 'TASKWIRE_TASK_TTL',
+    type: { kind: 'duration', min: 0, max: 3650 * DAY },
+    default: 7 * DAY,
+    description:
+      'A task terminal for longer than this is deleted with its tree, history and streams (e.g. 2s, 12h, 7d); 0 keeps tasks for ever.',
+  },
+  {
     key: 'recoveryLimit',
     flag: '--recovery-limit',
     env: 'TASKWIRE_RECOVERY_LIMIT',
@@ -328,6 +341,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
+/** An option's default as the table and the help show it. */
+export function shownDefault(spec: OptionSpec): string {
+  if (spec.default === null) return '(none)';
+  return spec.type.kind === 'duration' ? formatDuration(spec.default as number) : String(spec.default);
+}
+
 /** The default of one option. */
 export function defaultOf<K extends keyof ServerConfig>(key: K): ServerConfig[K] {
   const spec = OPTIONS.find((o) => o.key === key);
@@ -351,6 +370,18 @@ export const TUNING = {
   sqliteSweepBatch: 1000,
   /** SQLite: how long a write waits for the database lock before failing, ms. */
   sqliteBusyTimeoutMs: 5000,
+  /** Retention: top-level tasks read per page of a sweep (each deleted with its tree). */
+  retentionSweepBatch: 100,
+  /** Retention: trees deleted per engine call (one SQLite transaction). */
+  retentionDeleteBatch: 20,
+  /** Retention: the sweep yields to the event loop after this much work, ms. */
+  retentionSliceMs: 10,
+  /** Retention: pages per sweep at most (the next sweep goes on). */
+  retentionSweepRounds: 100,
+  /** Retention: the sweep runs every tenth of --task-ttl, but at least this often, ms. */
+  retentionSweepMaxMs: 60_000,
+  /** Retention: and at most this often, ms. */
+  retentionSweepMinMs: 1000,
   /** WebSocket: how long a socket the server closed may take to close before it is terminated, ms. */
   closeGraceMs: 2000,
   /** Webhooks: how often the outbox is polled for due messages, ms. */

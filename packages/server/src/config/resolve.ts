@@ -8,11 +8,12 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import type { ServerConfig } from './types.js';
+import { formatDuration, parseDuration } from './durations.js';
 import { OPTIONS, type OptionSpec } from './options.js';
 import { WebhookSettingsError, webhookSettings } from './webhook-settings.js';
 
 export type { ServerConfig };
-export { OPTIONS, type OptionSpec } from './options.js';
+export { OPTIONS, shownDefault, type OptionSpec } from './options.js';
 
 /** A configuration problem: its message is one line naming the option and how to fix it. */
 export class ConfigError extends Error {
@@ -100,6 +101,15 @@ function parseValue(spec: OptionSpec, raw: unknown): unknown {
         typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n) || n < t.min || n > t.max) {
         throw new ConfigError(`${label(spec)} must be an integer from ${t.min} to ${t.max}, got ${show(raw)}`);
+      }
+      return n;
+    }
+    case 'duration': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseDuration(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < t.min || n > t.max) {
+        throw new ConfigError(
+          `${label(spec)} must be a duration from ${formatDuration(t.min)} to ${formatDuration(t.max)} (500ms, 30s, 5m, 2h, 7d), got ${show(raw)}`,
+        );
       }
       return n;
     }

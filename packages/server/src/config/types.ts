@@ -31,6 +31,8 @@ export interface ServerConfig {
   historyTtlMs: number; // 24 h
   /** Bytes one task stream may hold (1 MiB). */
   streamMaxBytes: number;
+  /** A task terminal for longer than this is deleted with its tree, ms; 0 = never (7 days). */
+  taskTtlMs: number;
   recoveryLimit: number; // 500
   clockLeewaySec: number; // 5
   stallSweepMs: number; // 1000

@@ -4,6 +4,7 @@
  * value stops the server at start with one line naming the option.
  */
 import { WEBHOOK_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from '@taskwire/protocol';
+import { parseDuration } from './durations.js';
 import type { ServerConfig } from './types.js';
 
 export interface WebhookSettings {
@@ -27,16 +28,6 @@ export class WebhookSettingsError extends Error {
   }
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000 };
-
-/** `5s` → 5000; null when not a duration. */
-export function parseDuration(text: string): number | null {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
-  if (!m) return null;
-  const ms = Number(m[1]) * (UNITS[m[2] as string] as number);
-  return Number.isSafeInteger(ms) ? ms : null;
-}
-
 const list = (value: string): string[] =>
   value
     .split(',')
@@ -52,10 +43,10 @@ export function webhookSettings(
 ): WebhookSettings | null {
   const schedule = list(config.webhookRetrySchedule).map((d) => {
     const ms = parseDuration(d);
-    if (ms === null || ms > 7 * 24 * 3600_000) {
+    if (!Number.isSafeInteger(ms) || ms > 7 * 24 * 3600_000) {
       throw new WebhookSettingsError(
         'webhookRetrySchedule',
-        `must be comma-separated delays such as 5s,5m,2h (each up to 7 days), got ${JSON.stringify(d)}`,
+        `must be comma-separated delays such as 5s,5m,2h (each up to 7d), got ${JSON.stringify(d)}`,
       );
     }
     return ms;

@@ -10,4 +10,5 @@ export type * from './types.js';
 export { DEFAULT_ENGINE_LIMITS, resolveEngineLimits } from './limits.js';
 export { encodeCursor, decodeCursor, compareKeys, type SortKey } from './cursor.js';
 export { LocalFanout } from './local-fanout.js';
+export { collectTree, deletedData, finishedMs, treeRefusal } from './retention.js';
 export { newEpoch } from '../util/random-id.js';

@@ -193,6 +193,38 @@ export interface StreamText {
   chunks: number;
 }
 
+/** A top-level task that has ended, by when (protocol 1.1 §8, retention). */
+export interface ExpiredTask {
+  id: string;
+  /** `finishedAt`, ms since the Unix epoch. */
+  finishedAt: number;
+}
+
+export interface ExpiredRequest {
+  /** Only tasks that ended at or before this time (ms). */
+  before: number;
+  limit: number;
+  /** Continue after this one (the last of the previous page), in (finishedAt, id) order. */
+  after?: ExpiredTask;
+}
+
+export interface DeleteTreeRequest {
+  id: string;
+  /** The sweep: every task of the tree must have ended at or before this time (ms), else `not_expired`. */
+  finishedBefore?: number;
+}
+
+/**
+ * What deleting a tree did. Refused, nothing is deleted: `not_found`; `child` (the task
+ * has a parent: a batch goes whole, with its root); `active` (`taskId`, the task or a
+ * descendant, has not ended); `not_expired` (with `finishedBefore`: `taskId` ended after it).
+ */
+export type DeleteTreeResult =
+  | { ok: true; deleted: number }
+  | { ok: false; reason: 'not_found' }
+  | { ok: false; reason: 'child'; parentId: string }
+  | { ok: false; reason: 'active' | 'not_expired'; taskId: string };
+
 export type EventListener = (event: StoredEvent) => void;
 export type Unsubscribe = () => Promise<void>;
 
@@ -255,6 +287,23 @@ export interface Engine {
   history(channel: string, req: HistoryRequest): Promise<HistoryResult>;
   /** Tasks whose stall deadline is at or before `now`, at most `limit`. */
   dueStalls(now: number, limit: number): Promise<Task[]>;
+  /**
+   * Top-level tasks (no parent) that ended at or before `before`, oldest first, in
+   * (finishedAt, id) order: the candidates of the retention sweep.
+   */
+  expired(req: ExpiredRequest): Promise<ExpiredTask[]>;
+  /**
+   * Delete top-level tasks, each with every descendant, if all of them have ended: snapshots,
+   * the `task:<id>` channels (history and position), streams, create idempotency keys,
+   * list, tag, parent and stall indexes. For each task deleted, `{kind: "task.deleted",
+   * taskId}` is appended to `user:<owner>`, and the listeners of `task:<id>` on every node
+   * receive one last event with that data, which is not stored (the Hub ends their
+   * subscriptions with it). Idempotent: deleting what is gone answers `not_found`.
+   * One result per request, in order; each tree is checked and deleted on its own.
+   * Memory and SQLite delete them in one transaction (each tree atomically); Redis
+   * task by task, deepest first.
+   */
+  deleteTrees(reqs: readonly DeleteTreeRequest[]): Promise<DeleteTreeResult[]>;
   /** Set-if-absent with expiry: true the first time a key is claimed (single-use tickets). */
   claim(key: string, ttlMs: number): Promise<boolean>;
   /**

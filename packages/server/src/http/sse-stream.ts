@@ -89,7 +89,13 @@ export class SseStream implements Subscriber {
     this.write(
       sseBlock(
         'unsubscribed',
-        JSON.stringify({ channel, code: info.code, message: info.message, resubscribe: info.resubscribe }),
+        JSON.stringify({
+          channel,
+          code: info.code,
+          message: info.message,
+          resubscribe: info.resubscribe,
+          ...(info.reason !== undefined ? { reason: info.reason } : {}),
+        }),
       ),
     );
     this.end('end');

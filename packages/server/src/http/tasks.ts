@@ -9,6 +9,7 @@ import {
   CreateTaskBody,
   CreateTaskHeaders,
   DecisionBody,
+  DeleteTaskResponse,
   LIMITS,
   ListTasksQuery,
   LogsBody,
@@ -187,6 +188,25 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
     const p = requirePrincipal(req);
     await readable(p, req.params.id);
     return tasks.decide(req.params.id, req.body.decision, req.body.comment, p.sub);
+  });
+
+  const deleteSchema = {
+    summary: 'Delete a finished task and its tree (backend, admin)',
+    description:
+      'Deletes a task that has ended, with every descendant, their channel history, streams and idempotency keys; afterwards the task answers 404 everywhere. Subscribers of `task:<id>` get `unsubscribed` with `reason: "deleted"`, and `user:<owner>` gets `{"kind": "task.deleted", "taskId"}` for each task. 409 `conflict` when the task or a descendant has not ended, or the task is a child of a batch (a batch is deleted with its top-level task). The API key or an admin token.',
+    tags: TAGS,
+    security: SECURITY.admin,
+    params: TaskIdParams,
+    response: {
+      200: jsonResponse('Deleted: the task, and how many tasks its tree held.', DeleteTaskResponse),
+      ...errorResponses(400, 401, 403, 404, 409),
+    },
+  };
+  app.delete('/tasks/:id', { schema: deleteSchema }, async (req) => {
+    const p = requirePrincipal(req);
+    if (!p.apiKey && !p.admin)
+      throw new TaskwireError('forbidden', 'deleting a task needs the API key or an admin token');
+    return tasks.delete(req.params.id);
   });
 
   const cancelSchema = {

@@ -18,6 +18,7 @@ import { SmallMap } from '../util/small-map.js';
 import { acceptsEvents, transition, type ChannelInput, type ChannelPhase } from './channel-state.js';
 import { encodeEvent, eventPrefix, type EncodedEvent } from './encoded-event.js';
 import { readGap } from './gap-fill.js';
+import { isDeletionNotice } from '../engine/retention.js';
 import type { RateCounter } from './rates.js';
 import type { Subscriber } from './types.js';
 
@@ -112,10 +113,19 @@ export class HubChannel {
   /** End every subscription and tell the active ones (pending ones fail their subscribe). */
   reset(info: EndInfo): void {
     if (this.phase === 'closed') return;
-    this.host.logger.warn({ channel: this.name, reason: info.message }, 'hub: ending every subscription of a channel');
+    if (info.reason === undefined)
+      this.host.logger.warn(
+        { channel: this.name, reason: info.message },
+        'hub: ending every subscription of a channel',
+      );
     const active = this.entries.values().filter((e) => e.phase === 'active');
     this.close();
     for (const entry of active) this.safeEnded(entry.sub, info);
+  }
+
+  private deleted(): void {
+    const id = this.name.slice('task:'.length);
+    this.reset({ code: 'not_found', message: `task ${id} was deleted`, resubscribe: false, reason: 'deleted' });
   }
 
   add(entry: Entry): void {
@@ -133,6 +143,8 @@ export class HubChannel {
   /** The engine's listener. */
   onEngineEvent(event: StoredEvent): void {
     if (!acceptsEvents(this.phase)) return;
+    // The task was deleted: nothing before or after matters any more (protocol 1.1 §8).
+    if (isDeletionNotice(event)) return this.deleted();
     if (this.queue === NO_EVENTS) this.queue = [];
     this.queue.push(event);
     if (this.phase === 'live') this.pump();

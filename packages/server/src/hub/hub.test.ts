@@ -42,6 +42,8 @@ function wrap(base: MemoryEngine, over: Partial<Pick<Engine, 'subscribe' | 'hist
     publish: (r) => base.publish(r),
     history: over.history ?? ((c, r) => base.history(c, r)),
     dueStalls: (n, l) => base.dueStalls(n, l),
+    expired: (r) => base.expired(r),
+    deleteTrees: (r) => base.deleteTrees(r),
     claim: (k, t) => base.claim(k, t),
     subscribe: over.subscribe ?? ((c, l) => base.subscribe(c, l)),
     ping: () => base.ping(),

@@ -1,4 +1,4 @@
-import type { Position, SubscribeResult } from '@taskwire/protocol';
+import type { Position, SubscribeResult, UnsubscribeReason } from '@taskwire/protocol';
 import type { EncodedEvent } from './encoded-event.js';
 
 export type { EncodedEvent };
@@ -11,10 +11,15 @@ export interface Subscriber {
   readonly id: string;
   /** One encoded event (`{"type":"event",…}`), the same bytes for every subscriber. Must not throw. */
   deliver(channel: string, event: EncodedEvent, offset: number): void;
-  /** The Hub ended this subscription (gap it could not fill, channel gone). */
+  /** The Hub ended this subscription (gap it could not fill, channel gone, task deleted: `reason`). */
   ended(
     channel: string,
-    info: { code: 'unavailable' | 'forbidden' | 'not_found' | 'internal'; message: string; resubscribe: boolean },
+    info: {
+      code: 'unavailable' | 'forbidden' | 'not_found' | 'internal';
+      message: string;
+      resubscribe: boolean;
+      reason?: UnsubscribeReason;
+    },
   ): void;
 }
 

@@ -19,7 +19,7 @@ import { attempt } from '../util/attempt.js';
 import type { Metrics } from './metrics.js';
 
 /** Operations that write: their outcome is the engine's write health (/readyz, `taskwire_engine_writes_failing`). */
-const WRITES = new Set(['commit', 'publish', 'claim', 'ping', 'appendStream']);
+const WRITES = new Set(['commit', 'publish', 'claim', 'ping', 'appendStream', 'deleteTrees']);
 
 /** A failure of the storage itself (not a contract answer such as `conflict` or `bad_request`). */
 function storageFailed(err: unknown): boolean {
@@ -77,6 +77,8 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
     publish: timer('publish'),
     history: timer('history'),
     dueStalls: timer('dueStalls'),
+    expired: timer('expired'),
+    deleteTrees: timer('deleteTrees'),
     claim: timer('claim'),
     subscribe: timer('subscribe'),
     ping: timer('ping'),
@@ -140,6 +142,8 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
         }),
     history: (channel, req) => t.history(() => engine.history(channel, req)),
     dueStalls: (now, limit) => t.dueStalls(() => engine.dueStalls(now, limit)),
+    expired: (req) => t.expired(() => engine.expired(req)),
+    deleteTrees: (reqs) => t.deleteTrees(() => engine.deleteTrees(reqs)),
     claim: (key, ttlMs) => t.claim(() => engine.claim(key, ttlMs)),
     subscribe: (channel, listener) => t.subscribe(() => engine.subscribe(channel, listener)),
     ping: () => t.ping(() => engine.ping()),

@@ -22,6 +22,7 @@ import {
 import { TUNING, defaultOf } from '../config/options.js';
 import { Batches } from './batches.js';
 import { Changes } from './changes.js';
+import { Retention } from './retention.js';
 import { Streams } from './streams.js';
 import { NO_WEBHOOKS, changeCommit, snapshotEvents, stallAtOf, viaEngine, type WebhookSource } from './commits.js';
 import { newTaskId } from '../util/random-id.js';
@@ -42,6 +43,8 @@ export interface TaskServiceOptions {
   streamMaxBytes?: number;
   /** The webhook messages each change causes, stored with it (default: none). */
   webhooks?: WebhookSource;
+  /** A task terminal for longer than this is deleted with its tree, ms; 0 = never (default: the `--task-ttl` default). */
+  taskTtlMs?: number;
 }
 
 function validateLines(lines: string[]): string[] {
@@ -60,6 +63,7 @@ class DefaultTaskService implements TaskService {
   private readonly changes: Changes;
   private readonly streams: Streams;
   private readonly webhooks: WebhookSource;
+  private readonly retention: Retention;
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
 
@@ -77,6 +81,8 @@ class DefaultTaskService implements TaskService {
     this.changes = new Changes(engine, this.batches, this.now, this.maxAttempts, this.webhooks);
     const streamMaxBytes = opts.streamMaxBytes ?? defaultOf('streamMaxBytes');
     this.streams = new Streams(engine, this.changes, this.now, this.maxAttempts, streamMaxBytes);
+    const ttl = opts.taskTtlMs ?? defaultOf('taskTtlMs');
+    this.retention = new Retention(engine, this.logger, this.now, ttl);
   }
 
   async create(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }> {
@@ -165,6 +171,14 @@ class DefaultTaskService implements TaskService {
     }
   }
 
+  delete(id: string): Promise<{ taskId: string; deleted: number }> {
+    return this.retention.delete(id);
+  }
+
+  sweepExpired(now?: number): Promise<number> {
+    return this.retention.sweep(now);
+  }
+
   get(id: string): Promise<Task | null> {
     return viaEngine('getTask', () => this.engine.getTask(id));
   }
@@ -198,6 +212,7 @@ class DefaultTaskService implements TaskService {
 
   start(intervalMs: number): void {
     if (this.timer) return;
+    this.retention.start();
     this.timer = setInterval(() => {
       // One sweep at a time: a slow engine must not pile sweeps up.
       if (this.sweeping) return;
@@ -217,7 +232,7 @@ class DefaultTaskService implements TaskService {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.sweeping;
+    await Promise.all([this.sweeping, this.retention.stop()]);
   }
 
   /** Mark one due task stalled. A CAS conflict means a worker or another node got there first: skip. */
@@ -233,10 +248,13 @@ class DefaultTaskService implements TaskService {
     return result.ok;
   }
 
-  /** The task an idempotency key points at. Tasks are never deleted, so a miss is an engine fault. */
+  /**
+   * The task an idempotency key points at. A task's key is deleted with it, so a miss
+   * is a race with its deletion (or, on Redis, a node that died between the two steps).
+   */
   private async existing(id: string): Promise<Task> {
     const task = await viaEngine('getTask', () => this.engine.getTask(id));
-    if (!task) throw new TaskwireError('internal', `idempotency key refers to missing task ${id}`);
+    if (!task) throw new TaskwireError('conflict', `the task of this Idempotency-Key (${id}) was deleted`);
     return task;
   }
 }

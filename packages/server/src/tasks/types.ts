@@ -27,6 +27,13 @@ export interface TaskService {
   requestApproval(id: string, prompt: string, options?: string[]): Promise<Task>;
   decide(id: string, decision: Decision, comment: string | null | undefined, by: string): Promise<Task>;
   cancel(id: string): Promise<Task>;
+  /**
+   * Delete a task that has ended, with its tree (protocol 1.1 §8): `not_found`, or
+   * `conflict` for a task (or a descendant) that has not ended, or a child of a batch.
+   */
+  delete(id: string): Promise<{ taskId: string; deleted: number }>;
+  /** Delete every tree whose tasks have all been terminal for longer than the TTL; how many tasks. */
+  sweepExpired(now?: number): Promise<number>;
   /** null when missing. Permission checks are the caller's. */
   get(id: string): Promise<Task | null>;
   list(req: {
@@ -41,7 +48,7 @@ export interface TaskService {
   }): Promise<{ tasks: Task[]; nextCursor: string | null }>;
   /** Mark every running task past its deadline as stalled (each once, across nodes). Returns how many. */
   sweepStalls(now?: number): Promise<number>;
-  /** Start the periodic stall sweep (every `intervalMs`); stop() ends it. */
+  /** Start the periodic stall sweep (every `intervalMs`) and the retention sweep; stop() ends them. */
   start(intervalMs: number): void;
   stop(): Promise<void>;
 }

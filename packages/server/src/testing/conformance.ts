@@ -10,6 +10,7 @@ import { describeBatchConformance } from './conformance-batches.js';
 import { describeChannelConformance } from './conformance-channels.js';
 import { describeStreamConformance } from './conformance-streams.js';
 import { describeMiscConformance } from './conformance-misc.js';
+import { describeRetentionConformance } from './conformance-retention.js';
 import { describeTaskConformance } from './conformance-tasks.js';
 
 export interface EngineConformanceOptions {
@@ -45,5 +46,6 @@ export function runEngineConformance(
     describeMiscConformance(engine, factory);
     describeBatchConformance(engine);
     describeStreamConformance(engine);
+    describeRetentionConformance(engine);
   });
 }

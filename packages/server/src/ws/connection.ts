@@ -130,15 +130,9 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
 
   ended(channel: string, info: Parameters<Subscriber['ended']>[1]): void {
     if (!this.subs.delete(channel) || this.state !== 'open') return;
-    this.send(
-      JSON.stringify({
-        type: 'unsubscribed',
-        channel,
-        code: info.code,
-        message: info.message,
-        resubscribe: info.resubscribe,
-      }),
-    );
+    const { code, message, resubscribe, reason } = info;
+    const frame = { type: 'unsubscribed', channel, code, message, resubscribe, ...(reason ? { reason } : {}) };
+    this.send(JSON.stringify(frame));
   }
 
   /* ---------- internals ---------- */

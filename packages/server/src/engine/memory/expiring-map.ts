@@ -32,6 +32,10 @@ export class ExpiringMap<V> {
     this.entries.set(key, { value, expiresAt: now + ttlMs });
   }
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   /** Remove up to `pruneBatch` expired entries, resuming where the last call stopped. */
   prune(now: number): void {
     for (let i = 0; i < this.pruneBatch && this.entries.size > 0; i++) {

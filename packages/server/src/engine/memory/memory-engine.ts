@@ -12,17 +12,26 @@ import { TaskwireError, freezeDeep, type Task } from '@taskwire/protocol';
 import { ChannelLog } from './channel-log.js';
 import { resolveEngineLimits } from '../limits.js';
 import { checkAppend } from '../streams.js';
+import { finishedMs } from '../retention.js';
+import { deleteTree, type MemoryTables } from './delete-tree.js';
+import { ExpiryIndex } from './expiry-index.js';
 import { LocalFanout } from '../local-fanout.js';
+import { ChannelSweep } from './channel-sweep.js';
 import { ExpiringMap } from './expiring-map.js';
 import { MemoryOutbox } from './outbox.js';
+import { outboxPort } from '../outbox-port.js';
 import { StallIndex } from './stall-index.js';
 import { TaskList } from './task-list.js';
 import {
   type CommitRequest,
   type CommitResult,
+  type DeleteTreeRequest,
+  type DeleteTreeResult,
   type Engine,
   type EngineLimits,
   type EventListener,
+  type ExpiredRequest,
+  type ExpiredTask,
   type HistoryRequest,
   type HistoryResult,
   type ListTasksRequest,
@@ -48,16 +57,6 @@ export interface MemoryEngineOptions {
 /** JSON.stringify(undefined) is undefined: an event of undefined is stored as null, as JSON would. */
 const jsonOf = (data: unknown): string => JSON.stringify(data) ?? 'null';
 
-/**
- * Channels examined for age trimming and eviction: one per write, plus four for every
- * channel created (taken by the next writes, at most `SWEEP_MAX` per write), so the
- * sweep outpaces creation and the channel map stays bounded, while a write to a busy
- * node touches one other channel, not four.
- */
-const SWEEP_PER_WRITE = 1;
-const SWEEP_PER_NEW_CHANNEL = 4;
-const SWEEP_MAX = 8;
-
 export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
   readonly limits: EngineLimits;
@@ -71,22 +70,28 @@ export class MemoryEngine implements Engine {
   /** Each task's streams: name → chunks. */
   private readonly streams = new Map<string, Map<string, string[]>>();
   private readonly channels = new Map<string, ChannelLog>();
-  private channelCursor: Iterator<ChannelLog> | null = null;
-  /** Channels owed to the sweep by channel creation (see SWEEP_PER_NEW_CHANNEL). */
-  private sweepDue = 0;
+  private readonly channelSweep = new ChannelSweep();
   private readonly stalls = new StallIndex();
   private readonly createKeys = new ExpiringMap<string>();
   private readonly publishKeys = new ExpiringMap<StoredEvent>();
   private readonly claims = new ExpiringMap<true>();
-  private readonly box = new MemoryOutbox();
-  readonly outbox: Outbox = {
-    claim: (now, limit, leaseMs, owner) => this.run(() => this.box.claim(now, limit, leaseMs, owner)),
-    settle: (id, owner, outcome) => this.run(() => this.box.settle(id, owner, outcome)),
-    list: (status, limit, after) => this.run(() => this.box.list(status, limit, after)),
-    get: (id) => this.run(() => this.box.get(id)),
-    retry: (id, now) => this.run(() => this.box.retry(id, now)),
-    counts: () => this.run(() => this.box.counts()),
+  /** Retention: top-level tasks that ended, and each task's create key (see delete-tree.ts). */
+  private readonly expiry = new ExpiryIndex();
+  private readonly createKeyOf = new Map<string, string>();
+  private readonly tables: MemoryTables = {
+    tasks: this.tasks,
+    order: this.order,
+    childIds: this.childIds,
+    streams: this.streams,
+    channels: this.channels,
+    stalls: this.stalls,
+    expiry: this.expiry,
+    createKeys: this.createKeys,
+    createKeyOf: this.createKeyOf,
+    append: (channel, data, json, now) => this.append(channel, data, json, now),
   };
+  private readonly box = new MemoryOutbox();
+  readonly outbox: Outbox = outboxPort((fn) => this.run(() => fn(this.box)));
   private closed = false;
 
   constructor(limits: Partial<EngineLimits> = {}, opts: MemoryEngineOptions = {}) {
@@ -207,7 +212,11 @@ export class MemoryEngine implements Engine {
       }
       this.tasks.set(task.id, snapshot);
       this.stalls.set(task.id, req.stallAt);
-      if (req.idempotency) this.createKeys.set(req.idempotency.key, task.id, req.idempotency.ttlMs, now);
+      if (snapshot.parentId === null) this.expiry.set(task.id, finishedMs(snapshot));
+      if (req.idempotency) {
+        this.createKeys.set(req.idempotency.key, task.id, req.idempotency.ttlMs, now);
+        this.createKeyOf.set(task.id, req.idempotency.key);
+      }
       if (req.webhooks) this.box.add(req.webhooks);
       for (const e of req.events) appended.push(this.append(e.channel, e.data, e.json ?? jsonOf(e.data), now));
     }
@@ -267,6 +276,20 @@ export class MemoryEngine implements Engine {
     return this.run(() => this.stalls.due(now, Math.max(0, Math.floor(limit))).map((id) => this.tasks.get(id) as Task));
   }
 
+  expired(req: ExpiredRequest): Promise<ExpiredTask[]> {
+    return this.run(() => this.expiry.page(req));
+  }
+
+  deleteTrees(reqs: readonly DeleteTreeRequest[]): Promise<DeleteTreeResult[]> {
+    return this.run(() => {
+      const now = this.now();
+      const done = reqs.map((req) => deleteTree(this.tables, req, now));
+      this.maintain(now);
+      this.fanout.deliver(done.flatMap((d) => d.events));
+      return done.map((d) => d.result);
+    });
+  }
+
   claim(key: string, ttlMs: number): Promise<boolean> {
     return this.run(() => {
       const now = this.now();
@@ -295,6 +318,10 @@ export class MemoryEngine implements Engine {
     publishKeys: number;
     claims: number;
     stallHeap: number;
+    tasks: number;
+    streams: number;
+    createKeys: number;
+    expiry: number;
   } {
     let retainedEvents = 0;
     for (const log of this.channels.values()) retainedEvents += log.retained;
@@ -304,6 +331,10 @@ export class MemoryEngine implements Engine {
       publishKeys: this.publishKeys.size,
       claims: this.claims.size,
       stallHeap: this.stalls.heapSize,
+      tasks: this.tasks.size,
+      streams: this.streams.size,
+      createKeys: this.createKeys.size,
+      expiry: this.expiry.size,
     };
   }
 
@@ -334,7 +365,7 @@ export class MemoryEngine implements Engine {
     if (!log) {
       log = new ChannelLog(name, now);
       this.channels.set(name, log);
-      this.sweepDue += SWEEP_PER_NEW_CHANNEL;
+      this.channelSweep.created();
     }
     return log;
   }
@@ -346,30 +377,12 @@ export class MemoryEngine implements Engine {
     return event;
   }
 
-  /**
-   * Bounded background work on every write: trim a channel or a few by age, and forget
-   * channels that retain nothing, have no listener and were idle for a whole TTL, so
-   * the channel map cannot grow for ever. A forgotten channel comes back with a new
-   * epoch, which clients handle like every other epoch change (recovered: false).
-   */
+  /** Bounded background work on every write (see channel-sweep.ts). */
   private maintain(now: number): void {
     this.publishKeys.prune(now);
     this.createKeys.prune(now);
     this.claims.prune(now);
-    const extra = Math.min(this.sweepDue, SWEEP_MAX - SWEEP_PER_WRITE);
-    this.sweepDue -= extra;
-    for (let i = 0; i < SWEEP_PER_WRITE + extra && this.channels.size > 0; i++) {
-      this.channelCursor ??= this.channels.values();
-      const step = this.channelCursor.next();
-      if (step.done) {
-        this.channelCursor = null;
-        continue;
-      }
-      const log = step.value;
-      log.trim(this.limits.historySize, this.limits.historyTtlMs, now);
-      const idle = now - log.touchedAt >= this.limits.historyTtlMs;
-      if (log.retained === 0 && idle && !this.fanout.has(log.channel)) this.channels.delete(log.channel);
-    }
+    this.channelSweep.run(this.channels, this.limits, now, (channel) => this.fanout.has(channel));
   }
 }
 

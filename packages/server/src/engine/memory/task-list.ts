@@ -12,6 +12,16 @@ export class TaskList {
 
   add(task: Task): void {
     const key: SortKey = [task.createdAt, task.id];
+    this.keys.splice(this.search(key), 0, key);
+  }
+
+  remove(task: Task): void {
+    const at = this.search([task.createdAt, task.id]);
+    if (this.keys[at]?.[1] === task.id) this.keys.splice(at, 1);
+  }
+
+  /** Index of the first key at or after `key`. */
+  private search(key: SortKey): number {
     let lo = 0;
     let hi = this.keys.length;
     while (lo < hi) {
@@ -19,7 +29,7 @@ export class TaskList {
       if (compareKeys(this.keys[mid] as SortKey, key) < 0) lo = mid + 1;
       else hi = mid;
     }
-    this.keys.splice(lo, 0, key);
+    return lo;
   }
 
   page(req: ListTasksRequest, get: (id: string) => Task): { tasks: Task[]; nextCursor: string | null } {

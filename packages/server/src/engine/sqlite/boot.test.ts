@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from './native.js';
 import { createSqliteEngine, type SqliteEngine } from './sqlite-engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'taskwire-boot-'));
@@ -20,18 +21,26 @@ async function open(path: string, bootId: string): Promise<SqliteEngine> {
   return e;
 }
 
-/** Publish on a channel with one engine; return its position. A second connection stands in for the restart. */
+/**
+ * Publish on a channel with one engine; return its position. The engine then stops as
+ * a crash leaves it: closed (the file is locked for one process) with its clean
+ * shutdown mark taken back, as if close() never ran.
+ */
 async function publishThen(path: string, bootId: string): Promise<{ epoch: string; offset: number }> {
   const e = await open(path, bootId);
   for (let i = 0; i < 3; i++) await e.publish({ channel: 'room:r', data: { i } });
   const h = await e.history('room:r', { limit: 0 });
+  await e.close();
+  const db = openDatabase(path);
+  db.prepare("update meta set value = '0' where key = 'clean_shutdown'").run();
+  db.close();
   return { epoch: h.epoch, offset: h.offset };
 }
 
 describe('sqlite engine: crash guard', () => {
   it('gives every channel a new epoch after a reboot without a clean shutdown', async () => {
     const path = join(dir, `${++n}.db`);
-    const before = await publishThen(path, 'boot-a'); // left open: no clean shutdown
+    const before = await publishThen(path, 'boot-a'); // no clean shutdown
     const after = await open(path, 'boot-b');
     expect(after.epochsRotated).toBe(true);
     const h = await after.history('room:r', { since: before, limit: 10 });

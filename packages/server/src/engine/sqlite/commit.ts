@@ -6,6 +6,7 @@
  */
 import { TaskwireError, type Task } from '@taskwire/protocol';
 import { checkAppend } from '../streams.js';
+import { finishedMs } from '../retention.js';
 import type {
   CommitRequest,
   CommitResult,
@@ -29,6 +30,7 @@ function columns(task: Task, stallAt: number | null): TaskColumns {
     createdAt: task.createdAt,
     version: task.version,
     stallAt: stallAt === null ? null : toMs(stallAt),
+    finishedAt: finishedMs(task),
     snapshot: JSON.stringify(task),
   };
 }
@@ -78,7 +80,9 @@ export function commitTasks(
           throw new Error(`commit: task ${task.id} changed inside its transaction`);
         }
         if (req.idempotency) {
-          st.putKey.run(createKey(req.idempotency.key), task.id, toMs(now + req.idempotency.ttlMs));
+          const key = createKey(req.idempotency.key);
+          st.putKey.run(key, task.id, toMs(now + req.idempotency.ttlMs));
+          st.setCreateKey.run(key, task.id);
         }
         if (req.webhooks) outbox.add(req.webhooks);
         for (const e of req.events) events.push(writer.append(e.channel, e.data, e.json));

@@ -103,6 +103,20 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
+    description: 'retention: tasks.finished_at (ms, indexed for top-level tasks), tasks.create_key',
+    sql: `
+      alter table tasks add column finished_at integer;
+      alter table tasks add column create_key text;
+      update tasks set finished_at =
+        cast(round((julianday(json_extract(snapshot, '$.finishedAt')) - 2440587.5) * 86400000) as integer)
+        where status in ('succeeded', 'failed', 'cancelled') and json_extract(snapshot, '$.finishedAt') is not null;
+      update tasks set create_key = idempotency.key from idempotency
+        where idempotency.value = tasks.id and substr(idempotency.key, 1, 2) = 'c' || char(10);
+      create index tasks_by_expiry on tasks (finished_at, id) where parent is null and finished_at is not null;
+    `,
+  },
+  {
+    version: 5,
     description: 'the webhook outbox: webhooks',
     sql: `
       create table webhooks (
@@ -144,6 +158,10 @@ export class SchemaVersionError extends Error {
 /** Connection settings: WAL (readers never block the writer), NORMAL sync (durable at checkpoints), a busy wait. */
 export function configure(db: Database.Database, busyTimeoutMs: number): void {
   db.exec(`
+    -- Takes effect on a new file only (before its first table): pages freed by deletions
+    -- go back to the OS a few at a time (the sweep's incremental_vacuum); on an older
+    -- file they are reused.
+    pragma auto_vacuum = INCREMENTAL;
     pragma busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))};
     pragma journal_mode = WAL;
     pragma synchronous = NORMAL;

@@ -3,35 +3,38 @@
  * tasks, channel logs (epochs and offsets included), idempotency keys, claims and
  * stall deadlines all survive a restart, so clients recover across it with
  * `recovered: true`. Fan-out is in-process (`LocalFanout`): committed events reach
- * this process's listeners; two servers on one file would not see each other's.
+ * this process's listeners, so the file is for one process (lock.ts): a second server
+ * on it refuses to start.
  *
  * better-sqlite3 is synchronous, so every method does its work in one go (one
  * immediate transaction for writes) and reports a throw (SQLITE_BUSY, disk full) as
  * a rejected promise. Retention trims the channel written on every write; a
  * periodic, batched sweep removes what expired elsewhere (see sqlite-sweep.ts).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type Database from 'better-sqlite3';
 import { MAX_CHILDREN, TaskwireError, withTaskDefaults, type Task } from '@taskwire/protocol';
 import { TUNING } from '../../config/options.js';
 import { resolveEngineLimits } from '../limits.js';
 import { LocalFanout } from '../local-fanout.js';
 import { publishEvent, readHistory } from './channels.js';
 import { appendChunk, commitTasks, createKey } from './commit.js';
-import { SqliteOutbox } from './outbox.js';
-import { openDatabase, storageFailure } from './native.js';
-import { checkBoot, currentBootId, markClean } from './boot.js';
-import { configure, migrate } from './schema.js';
-import { prepareStatements, toCount, toMs, type Statements } from './statements.js';
+import { outboxPort } from '../outbox-port.js';
+import { deleteTrees, expiredPage } from './delete-tree.js';
+import { storageFailure } from './native.js';
+import { openFile, type OpenFile } from './open-file.js';
+import { currentBootId, markClean } from './boot.js';
+import { toCount, toMs } from './statements.js';
 import { sweep, type SweepResult } from './sweep.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import {
   type CommitRequest,
   type CommitResult,
+  type DeleteTreeRequest,
+  type DeleteTreeResult,
   type Engine,
   type EngineLimits,
   type EventListener,
+  type ExpiredRequest,
+  type ExpiredTask,
   type HistoryRequest,
   type HistoryResult,
   type ListTasksRequest,
@@ -77,17 +80,7 @@ export interface SqliteSizes {
   claims: number;
 }
 
-type State =
-  | { name: 'idle' }
-  | {
-      name: 'open';
-      db: Database.Database;
-      st: Statements;
-      tx: <T>(fn: () => T) => T;
-      timer: NodeJS.Timeout;
-      box: SqliteOutbox;
-    }
-  | { name: 'closed' };
+type State = { name: 'idle' } | ({ name: 'open'; timer: NodeJS.Timeout } & OpenFile) | { name: 'closed' };
 type Open = Extract<State, { name: 'open' }>;
 
 /** A stored snapshot, with the defaults of fields added since it was written. */
@@ -130,26 +123,14 @@ export class SqliteEngine implements Engine {
   start(): Promise<void> {
     if (this.state.name === 'open') return Promise.resolve();
     if (this.state.name === 'closed') return Promise.reject(new TaskwireError('unavailable', 'the engine is closed'));
-    let db: Database.Database | undefined;
     try {
-      if (this.path !== ':memory:' && this.path !== '') mkdirSync(dirname(this.path), { recursive: true });
-      db = openDatabase(this.path);
-      configure(db, this.busyTimeoutMs);
-      migrate(db);
-      this.epochsRotated = checkBoot(db, this.bootId).rotated;
-      const st = prepareStatements(db);
-      const runTx = db.transaction((fn: () => unknown) => fn());
-      const tx = <T>(fn: () => T): T => runTx.immediate(fn) as T;
+      const file = openFile(this.path, this.busyTimeoutMs, this.bootId);
+      this.epochsRotated = file.epochsRotated;
       const timer = setInterval(() => this.backgroundSweep(), this.sweepIntervalMs);
       timer.unref();
-      this.state = { name: 'open', db, st, tx, timer, box: new SqliteOutbox(db) };
+      this.state = { name: 'open', timer, ...file };
       return Promise.resolve();
     } catch (err) {
-      try {
-        db?.close();
-      } catch {
-        // Already failing: the open error below is the one worth reporting.
-      }
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
@@ -162,14 +143,7 @@ export class SqliteEngine implements Engine {
     appendStream: (req) => this.guard(() => this.appendNow(req, this.open())),
   };
 
-  readonly outbox: Outbox = {
-    claim: (now, limit, leaseMs, owner) => this.run(({ box }) => box.claim(now, limit, leaseMs, owner)),
-    settle: (id, owner, outcome) => this.run(({ box }) => box.settle(id, owner, outcome)),
-    list: (status, limit, after) => this.run(({ box }) => box.list(status, limit, after)),
-    get: (id) => this.run(({ box }) => box.get(id)),
-    retry: (id, now) => this.run(({ box }) => box.retry(id, now)),
-    counts: () => this.run(({ box }) => box.counts()),
-  };
+  readonly outbox: Outbox = outboxPort((fn) => this.run(({ box }) => fn(box)));
 
   getTask(id: string): Promise<Task | null> {
     return this.run((open) => this.getTaskNow(id, open));
@@ -261,6 +235,18 @@ export class SqliteEngine implements Engine {
     });
   }
 
+  expired(req: ExpiredRequest): Promise<ExpiredTask[]> {
+    return this.run(({ st }) => expiredPage(st, req));
+  }
+
+  deleteTrees(reqs: readonly DeleteTreeRequest[]): Promise<DeleteTreeResult[]> {
+    return this.run(({ st, tx }) => {
+      const { results, events } = deleteTrees(st, tx, this.limits, reqs, this.now(), parseTask);
+      this.fanout.deliver(events); // only once committed
+      return results;
+    });
+  }
+
   claim(key: string, ttlMs: number): Promise<boolean> {
     return this.run(({ st }) => {
       const now = this.now();
@@ -334,6 +320,7 @@ export class SqliteEngine implements Engine {
     try {
       markClean(state.db);
       state.db.close();
+      state.lock.release();
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));

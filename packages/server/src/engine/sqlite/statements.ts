@@ -29,6 +29,16 @@ export interface TaskColumns {
   createdAt: string;
   version: number;
   stallAt: number | null;
+  /** When the task ended (ms), or null (retention). */
+  finishedAt: number | null;
+  snapshot: string;
+}
+
+/** One task of a tree being deleted. */
+export interface TreeRow {
+  id: string;
+  depth: number;
+  createKey: string | null;
   snapshot: string;
 }
 
@@ -71,6 +81,22 @@ export interface Statements {
   /** A task's streams summary and stall deadline, without a version change. */
   setStreams: Stmt<[streams: string, stallAt: number | null, id: string]>;
   insertTag: Stmt<[tag: string, task: string, createdAt: string]>;
+  /** Remember a task's create idempotency key (deleted with the task). */
+  setCreateKey: Stmt<[key: string, id: string]>;
+
+  /** Top-level tasks that ended at or before `before`, after the cursor, in (finished_at, id) order. */
+  expired: Stmt<
+    [{ before: number; afterAt: number; afterId: string; limit: number }],
+    { id: string; finishedAt: number }
+  >;
+  /** A task and its descendants, at most `maxDepth` levels below it. */
+  tree: Stmt<[{ id: string; maxDepth: number }], TreeRow>;
+  deleteTask: Stmt<[id: string]>;
+  deleteTags: Stmt<[task: string]>;
+  deleteChunks: Stmt<[task: string]>;
+  deleteEvents: Stmt<[channel: string]>;
+  deleteChannel: Stmt<[name: string]>;
+  deleteKey: Stmt<[key: string]>;
 
   getChannel: Stmt<[name: string], ChannelRow>;
   insertChannel: Stmt<[name: string, epoch: string, now: number]>;
@@ -93,6 +119,8 @@ export interface Statements {
     { name: string; touchedAt: number }
   >;
   forgetChannel: Stmt<[{ name: string; cutoff: number }]>;
+  /** Give up to 1000 free pages back to the OS (a no-op without auto_vacuum = INCREMENTAL). */
+  vacuum: Stmt<[]>;
 
   count: (table: 'tasks' | 'channels' | 'events' | 'idempotency' | 'claims') => number;
   list: (params: ListParams) => string[];
@@ -108,14 +136,39 @@ export function prepareStatements(db: Database.Database): Statements {
     ),
     getTask: db.prepare<[string], TaskRow>(`select version, ${SNAPSHOT} as snapshot from tasks where id = ?`),
     insertTask: db.prepare<[TaskColumns]>(
-      `insert into tasks (id, owner, parent, status, created_at, version, stall_at, snapshot)
-       values (@id, @owner, @parent, @status, @createdAt, @version, @stallAt, @snapshot)`,
+      `insert into tasks (id, owner, parent, status, created_at, version, stall_at, finished_at, snapshot)
+       values (@id, @owner, @parent, @status, @createdAt, @version, @stallAt, @finishedAt, @snapshot)`,
     ),
     updateTask: db.prepare<[TaskColumns & { expected: number }]>(
       `update tasks set owner = @owner, status = @status, created_at = @createdAt, version = @version,
-         stall_at = @stallAt, snapshot = @snapshot
+         stall_at = @stallAt, finished_at = @finishedAt, snapshot = @snapshot
        where id = @id and version = @expected`,
     ),
+    setCreateKey: db.prepare<[string, string]>('update tasks set create_key = ? where id = ?'),
+    expired: db.prepare<
+      [{ before: number; afterAt: number; afterId: string; limit: number }],
+      { id: string; finishedAt: number }
+    >(
+      `select id, finished_at as finishedAt from tasks
+       where parent is null and finished_at is not null and finished_at <= @before
+         and (finished_at, id) > (@afterAt, @afterId)
+       order by finished_at, id limit @limit`,
+    ),
+    tree: db.prepare<[{ id: string; maxDepth: number }], TreeRow>(
+      `with recursive tree (id, depth) as (
+         select @id, 0
+         union all
+         select tasks.id, tree.depth + 1 from tasks join tree on tasks.parent = tree.id where tree.depth < @maxDepth
+       )
+       select tasks.id as id, tree.depth as depth, create_key as createKey, ${SNAPSHOT} as snapshot
+       from tree join tasks on tasks.id = tree.id`,
+    ),
+    deleteTask: db.prepare<[string]>('delete from tasks where id = ?'),
+    deleteTags: db.prepare<[string]>('delete from task_tags where task = ?'),
+    deleteChunks: db.prepare<[string]>('delete from stream_chunks where task = ?'),
+    deleteEvents: db.prepare<[string]>('delete from events where channel = ?'),
+    deleteChannel: db.prepare<[string]>('delete from channels where name = ?'),
+    deleteKey: db.prepare<[string]>('delete from idempotency where key = ?'),
     children: db.prepare<[string, number], string>(`select ${SNAPSHOT} from tasks where parent = ? limit ?`).pluck(),
     insertChunk: db.prepare<[string, string, number, string]>(
       'insert into stream_chunks (task, stream, idx, text) values (?, ?, ?, ?)',
@@ -183,6 +236,8 @@ export function prepareStatements(db: Database.Database): Statements {
       `delete from channels where name = @name and touched_at <= @cutoff
          and not exists (select 1 from events where channel = @name)`,
     ),
+
+    vacuum: db.prepare<[]>('pragma incremental_vacuum(1000)'),
 
     count(table) {
       let stmt = counts.get(table);

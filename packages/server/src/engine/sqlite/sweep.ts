@@ -49,6 +49,7 @@ export async function sweep(ctx: SweepContext): Promise<SweepResult> {
   result.idempotencyKeys = await drain(ctx, () => st.sweepKeys.run(ctx.now(), batch).changes);
   result.claims = await drain(ctx, () => st.sweepClaims.run(ctx.now(), batch).changes);
   result.channels = await forgetIdleChannels(ctx);
+  if (ctx.isOpen()) st.vacuum.run();
   return result;
 }
 
