@@ -1,6 +1,6 @@
 /**
- * The Python SDK (clients/python), its Celery bridge (taskwire.celery) and the FastAPI
- * example (examples/fastapi): their pytest suites run with Debian's /usr/bin/python3
+ * The Python SDK (clients/python), its Celery bridge (taskwire.celery), the FastAPI
+ * example (examples/fastapi) and the webhook receiver (examples/webhook-receiver): their pytest suites run with Debian's /usr/bin/python3
  * (python3-pytest, python3-fastapi, python3-uvicorn, python3-celery, python3-redis), each
  * against a real server it starts; the Celery suite also starts a redis-server and two
  * Celery workers. Then the example's page in real Chromium: log in, start a job, watch the
@@ -68,7 +68,7 @@ function pytest(dir: string): Promise<{ code: number | null; output: string }> {
   });
 }
 
-describe('the Python SDK, its Celery bridge and the FastAPI example (pytest)', () => {
+describe('the Python SDK, its Celery bridge and the Python examples (pytest)', () => {
   beforeAll(requirePython);
 
   it('clients/python/tests pass against a real server', async () => {
@@ -89,6 +89,13 @@ describe('the Python SDK, its Celery bridge and the FastAPI example (pytest)', (
     const { code, output } = await pytest('examples/fastapi/tests');
     expect(code, output).toBe(0);
     expect(output, output).toMatch(/\d+ passed/);
+  }, 120_000);
+
+  it('examples/webhook-receiver/tests pass: real webhooks verified by the example receiver', async () => {
+    const { code, output } = await pytest('examples/webhook-receiver/tests');
+    expect(code, output).toBe(0);
+    expect(output, output).toMatch(/\d+ passed/);
+    expect(output, output).not.toMatch(/skipped|xfail/);
   }, 120_000);
 });
 

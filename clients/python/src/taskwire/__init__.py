@@ -32,13 +32,29 @@ from .errors import (
     TooLarge,
     Unauthorized,
     Unavailable,
+    WebhookVerificationError,
 )
 from .handle import TaskHandle
 from .tokens import create_token
-from .types import Batch, ChildCounts, Decision, History, Position, StreamAppend, StreamText, Task, TaskList, Ticket
+from .types import (
+    Batch,
+    ChildCounts,
+    Decision,
+    History,
+    Position,
+    StreamAppend,
+    StreamText,
+    Task,
+    TaskList,
+    Ticket,
+    WebhookEventType,
+    WebhookPayload,
+)
+from .webhooks import WEBHOOK_EVENT_TYPES, sign_webhook, verify_webhook
 
 __all__ = [
     "UNSET",
+    "WEBHOOK_EVENT_TYPES",
     "AsyncTaskHandle",
     "AsyncTaskwire",
     "BadRequest",
@@ -66,7 +82,12 @@ __all__ = [
     "TooLarge",
     "Unauthorized",
     "Unavailable",
+    "WebhookEventType",
+    "WebhookPayload",
+    "WebhookVerificationError",
     "__version__",
     "create_token",
+    "sign_webhook",
+    "verify_webhook",
     "websocket_url",
 ]

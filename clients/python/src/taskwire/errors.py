@@ -105,6 +105,21 @@ class DecisionTimeout(TaskwireError):
     default_code = "timeout"
 
 
+class WebhookVerificationError(TaskwireError):
+    """``webhook_verification`` (status 0): a webhook that :func:`taskwire.verify_webhook` refuses.
+
+    A header is missing, the timestamp is more than the tolerance from now, no
+    signature matches the body, or the body is not a JSON object. Answer the request
+    with a 4xx and do not act on it. Raised on the receiving side only: no server
+    answer carries this code.
+    """
+
+    default_code = "webhook_verification"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(self.default_code, message, 0)
+
+
 #: Error code → exception class. An unknown (future) code raises the base class.
 ERROR_CLASSES: Dict[str, Type[TaskwireError]] = {
     cls.default_code: cls

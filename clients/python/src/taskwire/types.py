@@ -143,6 +143,29 @@ class StreamText(TypedDict):
     chunks: int
 
 
+WebhookEventType = Literal[
+    "task.approval_requested",
+    "task.approval_decided",
+    "task.cancelled",
+    "task.stalled",
+    "task.succeeded",
+    "task.failed",
+    "batch.completed",
+]
+
+
+class WebhookData(TypedDict):
+    task: Task
+
+
+class WebhookPayload(TypedDict):
+    """A webhook's body (protocol 1.1 §8): the event type, when the change was made (ISO 8601), the task after it."""
+
+    type: WebhookEventType
+    timestamp: str
+    data: WebhookData
+
+
 #: ``since`` for history: ``"<epoch>:<offset>"``, an ``(epoch, offset)`` pair or a Position.
 Since = Union[str, Tuple[str, int], Position]
 
