@@ -136,7 +136,7 @@ def test_batch_options_tags_and_parent_id_on_create(tw: Taskwire, owner: str) ->
             child.progress(50)
         kids.append(child.id)
     half = tw.get_task(parent["id"])
-    assert (half["status"], half["progress"]) == ("queued", 66.67)  # 2 of 3 slots done
+    assert (half["status"], half["progress"]) == ("running", 66.67)  # 2 of 3 slots done; a parent runs once a child does
     with pytest.raises(RuntimeError):
         with tw.task(owner=owner, title="page 2", parent_id=parent["id"]) as failing:
             raise RuntimeError("no ink")
