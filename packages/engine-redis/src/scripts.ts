@@ -10,7 +10,7 @@ import type { Cluster, Redis } from 'ioredis';
 
 export type Client = Redis | Cluster;
 
-export type ScriptName = 'commit' | 'append' | 'history' | 'index' | 'clearMark' | 'stream';
+export type ScriptName = 'commit' | 'append' | 'history' | 'index' | 'clearMark' | 'stream' | 'outbox' | 'outboxIndex';
 
 export class Script {
   readonly sha: string;
@@ -50,6 +50,8 @@ export function scripts(): Record<ScriptName, Script> {
       index: make('index'),
       clearMark: new Script('clearMark', read('clear-mark.lua')),
       stream: make('stream'),
+      outbox: new Script('outbox', read('outbox.lua')),
+      outboxIndex: new Script('outboxIndex', read('outbox-index.lua')),
     };
   }
   return loaded;

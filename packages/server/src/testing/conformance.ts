@@ -11,6 +11,7 @@ import { describeChannelConformance } from './conformance-channels.js';
 import { describeStreamConformance } from './conformance-streams.js';
 import { describeMiscConformance } from './conformance-misc.js';
 import { describeTaskConformance } from './conformance-tasks.js';
+import { describeWebhookConformance } from './conformance-webhooks.js';
 
 export interface EngineConformanceOptions {
   /** Runs once after the whole suite (drop a database, stop a server). */
@@ -45,5 +46,6 @@ export function runEngineConformance(
     describeMiscConformance(engine, factory);
     describeBatchConformance(engine);
     describeStreamConformance(engine);
+    describeWebhookConformance(engine);
   });
 }
