@@ -232,13 +232,13 @@ export class RedisOutbox implements Outbox {
   counts(): Promise<{ pending: number; failed: number; delivered: number; oldestPendingAt: number | null }> {
     return this.guard(async () => {
       const [, , , , pending, failed, delivered] = this.keys.outboxIndex as [string, ...string[]];
-      const replies = (await this.client()
+      const replies = await this.client()
         .multi()
         .zcard(pending!)
         .zcard(failed!)
         .zcard(delivered!)
         .zrange(pending!, '0', '9')
-        .exec()) as Array<[Error | null, unknown]> | null;
+        .exec();
       if (!replies) throw new Error('outbox counts: transaction aborted');
       for (const [err] of replies) if (err) throw err;
       const [p, f, d, first] = replies.map(([, v]) => v) as [number, number, number, string[]];

@@ -189,7 +189,7 @@ describe('webhooks across nodes', () => {
     );
     children.push(child);
     const line = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).once('line', resolve);
+      createInterface({ input: child.stdout }).once('line', resolve);
       child.once('exit', (code) => reject(new Error(`node exited early (${code})`)));
     });
     const doomedUrl = (JSON.parse(line) as { url: string }).url;
