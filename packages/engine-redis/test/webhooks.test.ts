@@ -13,7 +13,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { API_KEY, JWT_SECRET, closeAllNodes, sleep, startNode, until, type TaskwireNode } from './helpers/nodes.js';
-import { startRedis, stopAllRedis } from './helpers/redis.js';
+import { startCluster, startRedis, stopAllRedis } from './helpers/redis.js';
+import type { RedisEngineOptions } from '../src/index.js';
 
 const SECRET = `whsec_${Buffer.from('redis-webhooks-secret-0123456789').toString('base64')}`;
 
@@ -133,40 +134,48 @@ async function messages(node: TaskwireNode, status: string): Promise<Array<{ id:
 }
 
 describe('webhooks across nodes', () => {
-  it('two nodes deliver every message once, never the same one from both at a time, in order per task', async () => {
-    const redis = await startRedis();
-    const rx = await receiver();
-    rx.answer = () => ({ status: 200, delayMs: 5 + Math.floor(Math.random() * 20) });
-    const nodes = await Promise.all(
-      ['A', 'B'].map((n) => startNode(n, { url: redis.url, prefix: 'wh' }, hooks(rx, 2000))),
-    );
-    const tasks = Array.from({ length: 30 }, (_, i) => `hook-${i}`);
-    await Promise.all(
-      tasks.map(async (id, i) => {
-        const node = nodes[i % 2]!;
-        const other = nodes[(i + 1) % 2]!;
-        await ok(node, 'POST', '/tasks', { id, owner: 'hana' });
-        await ok(other, 'POST', `/tasks/${id}/approval`, { prompt: 'Go?' });
-        await ok(node, 'POST', `/tasks/${id}/decision`, { decision: 'approve' });
-        await ok(other, 'PATCH', `/tasks/${id}`, { status: 'succeeded', result: { i } });
-      }),
-    );
-    const types = ['task.approval_requested', 'task.approval_decided', 'task.succeeded'];
-    await until(() => rx.hits.length >= tasks.length * types.length, 'every message delivered', 30_000);
-    await until(async () => (await messages(nodes[0]!, 'pending')).length === 0, 'nothing pending');
-    await sleep(300); // a duplicate would show by now
+  it.each([
+    ['one Redis', async (): Promise<RedisEngineOptions> => ({ url: (await startRedis()).url, prefix: 'wh' })],
+    [
+      'a 3-master Cluster',
+      async (): Promise<RedisEngineOptions> => ({ cluster: (await startCluster()).urls, prefix: 'wh' }),
+    ],
+  ] as const)(
+    'two nodes on %s deliver every message once, never the same one from both at a time, in order per task',
+    async (_, redis) => {
+      const engine = await redis();
+      const rx = await receiver();
+      rx.answer = () => ({ status: 200, delayMs: 5 + Math.floor(Math.random() * 20) });
+      const nodes = await Promise.all(['A', 'B'].map((n) => startNode(n, engine, hooks(rx, 2000))));
+      const tasks = Array.from({ length: 30 }, (_, i) => `hook-${i}`);
+      await Promise.all(
+        tasks.map(async (id, i) => {
+          const node = nodes[i % 2]!;
+          const other = nodes[(i + 1) % 2]!;
+          await ok(node, 'POST', '/tasks', { id, owner: 'hana' });
+          await ok(other, 'POST', `/tasks/${id}/approval`, { prompt: 'Go?' });
+          await ok(node, 'POST', `/tasks/${id}/decision`, { decision: 'approve' });
+          await ok(other, 'PATCH', `/tasks/${id}`, { status: 'succeeded', result: { i } });
+        }),
+      );
+      const types = ['task.approval_requested', 'task.approval_decided', 'task.succeeded'];
+      await until(() => rx.hits.length >= tasks.length * types.length, 'every message delivered', 30_000);
+      await until(async () => (await messages(nodes[0]!, 'pending')).length === 0, 'nothing pending');
+      await sleep(300); // a duplicate would show by now
 
-    expect(rx.overlaps).toBe(0);
-    expect(rx.hits.every((h) => h.verified)).toBe(true);
-    expect(new Set(rx.hits.map((h) => h.id)).size).toBe(rx.hits.length);
-    for (const id of tasks) expect(rx.hits.filter((h) => h.taskId === id).map((h) => h.type)).toEqual(types);
-    const delivered = await messages(nodes[1]!, 'delivered');
-    expect(delivered).toHaveLength(tasks.length * types.length);
-    expect(new Set(delivered.map((m) => m.id))).toEqual(new Set(rx.hits.map((h) => h.id)));
-    const metrics = await Promise.all(nodes.map((n) => fetch(`${n.url}/metrics`).then((r) => r.text())));
-    const sent = metrics.map((m) => Number(/^taskwire_webhooks_delivered_total (\d+)/m.exec(m)?.[1] ?? NaN));
-    expect(sent[0]! + sent[1]!).toBe(delivered.length);
-  }, 60_000);
+      expect(rx.overlaps).toBe(0);
+      expect(rx.hits.every((h) => h.verified)).toBe(true);
+      expect(new Set(rx.hits.map((h) => h.id)).size).toBe(rx.hits.length);
+      for (const id of tasks) expect(rx.hits.filter((h) => h.taskId === id).map((h) => h.type)).toEqual(types);
+      const delivered = await messages(nodes[1]!, 'delivered');
+      expect(delivered).toHaveLength(tasks.length * types.length);
+      expect(new Set(delivered.map((m) => m.id))).toEqual(new Set(rx.hits.map((h) => h.id)));
+      const metrics = await Promise.all(nodes.map((n) => fetch(`${n.url}/metrics`).then((r) => r.text())));
+      const sent = metrics.map((m) => Number(/^taskwire_webhooks_delivered_total (\d+)/m.exec(m)?.[1] ?? NaN));
+      expect(sent[0]! + sent[1]!).toBe(delivered.length);
+    },
+    60_000,
+  );
 
   it('a node SIGKILLed mid-delivery: the other node delivers the message after the lease, same webhook-id', async () => {
     const dist = new URL('../dist/index.js', import.meta.url);
