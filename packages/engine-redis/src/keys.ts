@@ -16,6 +16,10 @@
  *   <p>:{idx}:all, :owner:<o>  sorted sets (lexicographic) of `<createdAt> <id>`
  *   <p>:{idx}:stalls, :stallv  stall deadlines (score) and the task version that set them
  *   <p>:{idx}:expiry           top-level tasks that ended, `<finishedAt> <id>` (retention)
+ *   <p>:{task:abc}:wh, :whq    webhook outbox: pending messages (hash) and their order (list)
+ *   <p>:{task:abc}:whi         commits with messages under way (counter, expires)
+ *   <p>:{task:abc}:whd:<msg>   a settled message (hash, expires: 24 h delivered, 7 days failed)
+ *   <p>:{idx}:wh:*             outbox indexes: task marks, touches, message → task, by status
  */
 export interface ChannelKeys {
   meta: string;
@@ -63,6 +67,31 @@ export class Keys {
 
   pending(id: string): string {
     return `${this.prefix}:{task:${id}}:pending`;
+  }
+
+  /** A task's webhook outbox (outbox.lua), in the task's slot. */
+  outbox(id: string): { hash: string; queue: string; intent: string; settled(msg: string): string } {
+    const base = `${this.prefix}:{task:${id}}`;
+    return {
+      hash: `${base}:wh`,
+      queue: `${base}:whq`,
+      intent: `${base}:whi`,
+      settled: (msg) => `${base}:whd:${msg}`,
+    };
+  }
+
+  /** The outbox indexes (outbox-index.lua), in the `{idx}` slot, in the order of its KEYS. */
+  get outboxIndex(): string[] {
+    const base = `${this.prefix}:{idx}:wh`;
+    return [
+      `${base}:marks`,
+      `${base}:touch`,
+      `${base}:seq`,
+      `${base}:task`,
+      `${base}:pending`,
+      `${base}:failed`,
+      `${base}:delivered`,
+    ];
   }
 
   createKey(key: string): string {

@@ -34,6 +34,7 @@ import { connectCluster, connectSingle, type Connections } from './connect.js';
 import { DerivedWriter, appendArgs, parseAppend, type ChannelSettings, type Job } from './derived.js';
 import { Keys, expiryMember, listMember } from './keys.js';
 import { Broker, type Log } from './pubsub.js';
+import { RedisOutbox } from './outbox.js';
 import { pendingParents } from './pending-parents.js';
 import { deleteTrees, expired, type RetentionDeps } from './retention.js';
 import { readHistory } from './history.js';
@@ -56,8 +57,7 @@ export interface RedisEngineOptions {
   commandTimeoutMs?: number;
 }
 
-/** Pending derived-work jobs kept per task (see commit.lua). */
-const MAX_PENDING_JOBS = 1000;
+const MAX_PENDING_JOBS = 1000; // derived-work jobs kept per task (see commit.lua)
 /** Tasks whose derived writes this node retries in the background (beyond: the next commit repairs them). */
 const MAX_DEFERRED = 10_000;
 const RETRY_DEFERRED_MS = 1000;
@@ -134,6 +134,11 @@ export class RedisEngine implements Engine {
       this.keys,
       (fn) => this.guard('pendingParents', fn),
     );
+    this.outbox = new RedisOutbox(
+      () => this.conn.client,
+      this.keys,
+      (fn) => this.guard('outbox', fn),
+    );
   }
 
   /** Connect. A failed start closes the engine, so nothing keeps reconnecting behind a server that never started. */
@@ -170,6 +175,8 @@ export class RedisEngine implements Engine {
 
   /** Parent marks in the `{idx}` slot (see pending-parents.ts). */
   readonly pendingParents: PendingParents;
+  /** The webhook outbox: messages in their task's slot, indexes in `{idx}` (see outbox.ts). */
+  readonly outbox: RedisOutbox;
 
   commit(req: CommitRequest): Promise<CommitResult> {
     const { task, expectedVersion } = req;
@@ -189,6 +196,7 @@ export class RedisEngine implements Engine {
       }
       try {
         if (req.expectedVersion === 0) await this.index.addMembership(task);
+        if (req.webhooks?.length) await this.outbox.beforeCommit(task.id, req.webhooks);
         const result = await this.commitTask(req);
         // Deleted with the task (retention); lost in a crash right here, it still expires with its TTL.
         if (idem && result.ok) await client.hset(this.keys.task(task.id), 'idem', idem.key);
@@ -285,7 +293,7 @@ export class RedisEngine implements Engine {
     const local = req.events.filter((e) => e.channel === own).map((e) => e.json ?? json(e.data));
     const reply = (await scripts().commit.run(
       this.conn.client,
-      [this.keys.task(task.id), this.keys.pending(task.id), ck.meta, ck.stream],
+      [this.keys.task(task.id), this.keys.pending(task.id), ck.meta, ck.stream, ...this.outbox.commitKeys(task.id)],
       [
         req.expectedVersion,
         task.version,
@@ -300,11 +308,13 @@ export class RedisEngine implements Engine {
         ck.pubsub,
         raw,
         MAX_PENDING_JOBS,
+        ...this.outbox.commitArgs(req.webhooks ?? []),
         ...local,
       ],
     )) as [string, ...unknown[]];
     if (reply[0] === 'conflict') {
       if (req.idempotency) await this.releaseCreateKey(req.idempotency.key, task.id);
+      if (req.webhooks?.length) await this.outbox.afterConflict(req.webhooks);
       const current = reply[1];
       return {
         ok: false,

@@ -10,7 +10,8 @@ import type { Cluster, Redis } from 'ioredis';
 
 export type Client = Redis | Cluster;
 
-export type ScriptName = 'commit' | 'append' | 'history' | 'index' | 'clearMark' | 'stream' | 'delete';
+export type ScriptName =
+  'commit' | 'append' | 'history' | 'index' | 'clearMark' | 'stream' | 'delete' | 'outbox' | 'outboxIndex';
 
 export class Script {
   readonly sha: string;
@@ -51,6 +52,8 @@ export function scripts(): Record<ScriptName, Script> {
       clearMark: new Script('clearMark', read('clear-mark.lua')),
       stream: make('stream'),
       delete: make('delete'),
+      outbox: new Script('outbox', read('outbox.lua')),
+      outboxIndex: new Script('outboxIndex', read('outbox-index.lua')),
     };
   }
   return loaded;

@@ -12,6 +12,7 @@ import { describeStreamConformance } from './conformance-streams.js';
 import { describeMiscConformance } from './conformance-misc.js';
 import { describeRetentionConformance } from './conformance-retention.js';
 import { describeTaskConformance } from './conformance-tasks.js';
+import { describeWebhookConformance } from './conformance-webhooks.js';
 
 export interface EngineConformanceOptions {
   /** Runs once after the whole suite (drop a database, stop a server). */
@@ -47,5 +48,6 @@ export function runEngineConformance(
     describeBatchConformance(engine);
     describeStreamConformance(engine);
     describeRetentionConformance(engine);
+    describeWebhookConformance(engine);
   });
 }

@@ -30,7 +30,7 @@ export function startWebhooks(
   const outbox = engine.outbox;
   if (!outbox) {
     throw new ConfigError(
-      `--webhook-url (TASKWIRE_WEBHOOK_URLS) needs an engine with a webhook outbox: the ${engine.kind} engine has none yet (use sqlite or memory)`,
+      `--webhook-url (TASKWIRE_WEBHOOK_URLS) needs an engine with a webhook outbox: the ${engine.kind} engine has none (memory, SQLite and Redis have one)`,
     );
   }
   const sender = new WebhookSender({
