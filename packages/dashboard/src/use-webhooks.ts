@@ -13,12 +13,12 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, type Api, type WebhookMessage, type WebhookStatus } from './api.js';
 import { useDashboard } from './hooks.js';
 
-export const PAGE = 50;
+const PAGE = 50;
 /** The server's largest page (`limit` ≤ 500). */
 const MAX_LIMIT = 500;
-export const POLL_MS = 3_000;
+const POLL_MS = 3_000;
 const BADGE_POLL_MS = 10_000;
-export const BADGE_LIMIT = 100;
+const BADGE_LIMIT = 100;
 
 export interface WebhookList {
   messages: readonly WebhookMessage[];
@@ -31,17 +31,18 @@ export interface WebhookList {
   refresh: () => void;
 }
 
-/** The newest `want` messages of `status`, in pages of at most MAX_LIMIT (bounded: want / MAX_LIMIT calls). */
-async function readTop(
+/** The newest `want` messages of `status`, in pages of at most `pageMax` (bounded: want / pageMax calls). */
+export async function readTop(
   api: Api,
   status: WebhookStatus,
   want: number,
   signal: AbortSignal,
+  pageMax = MAX_LIMIT,
 ): Promise<{ messages: WebhookMessage[]; more: boolean }> {
   const messages: WebhookMessage[] = [];
   let cursor: string | null = null;
   do {
-    const limit = Math.min(MAX_LIMIT, want - messages.length);
+    const limit = Math.min(pageMax, want - messages.length);
     const page = await api.webhooks({ status, limit, ...(cursor ? { cursor } : {}) }, signal);
     messages.push(...page.messages);
     cursor = page.nextCursor;

@@ -120,6 +120,15 @@ function MessageList(props: { status: WebhookStatus; changed: () => void }): Rea
         !error && <Empty>{EMPTY[props.status]}</Empty>
       ) : (
         <ul className="hook-list" aria-label={`${props.status} webhook messages`}>
+          <li className="hook-main hook-head" aria-hidden="true">
+            <span>Event</span>
+            <span>Task</span>
+            <span>Endpoint</span>
+            <span>Created</span>
+            <span>Attempts</span>
+            <span>{props.status === 'pending' ? 'Next attempt' : ''}</span>
+            <span />
+          </li>
           {list.messages.map((m) => (
             <MessageRow
               key={m.id}
