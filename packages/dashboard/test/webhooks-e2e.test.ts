@@ -137,6 +137,10 @@ describe('the Webhooks view in Chromium', () => {
     expect(attempts).toHaveLength(3);
     for (const text of attempts) expect(text).toMatch(/HTTP 500$/);
 
+    // At 390 px the row wraps: no horizontal scrolling.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1280, height: 800 });
     // The receiver is back: Retry.
     answer = 200;
     await r.locator('button.hook-retry').click();
