@@ -50,6 +50,32 @@ export interface History {
   events: EventFrame[];
 }
 
+export type WebhookStatus = 'pending' | 'failed' | 'delivered';
+
+/** One attempt to deliver a webhook message: `status` is the HTTP status, null without an answer. */
+export interface WebhookAttempt {
+  at: string;
+  status: number | null;
+  error?: string;
+}
+
+/** A message of the webhook outbox (`GET /webhooks/messages`, protocol 1.1 §8). */
+export interface WebhookMessage {
+  id: string;
+  type: string;
+  taskId: string;
+  endpoint: string;
+  status: WebhookStatus;
+  createdAt: string;
+  nextAt: string | null;
+  attempts: WebhookAttempt[];
+}
+
+export interface WebhookPage {
+  messages: WebhookMessage[];
+  nextCursor: string | null;
+}
+
 export interface Api {
   listTasks(query: {
     owner?: string;
@@ -64,6 +90,13 @@ export interface Api {
   decide(id: string, decision: 'approve' | 'reject', comment?: string): Promise<Task>;
   cancel(id: string): Promise<Task>;
   stats(signal?: AbortSignal): Promise<Stats>;
+  /** The webhook outbox, newest first (admin). */
+  webhooks(
+    query: { status: WebhookStatus; limit?: number; cursor?: string },
+    signal?: AbortSignal,
+  ): Promise<WebhookPage>;
+  /** Send a failed message again: it is pending, due now (409 unless it failed). */
+  retryWebhook(id: string): Promise<WebhookMessage>;
 }
 
 /** `token` is read for every call, so a renewed token is used at once. */
@@ -104,5 +137,7 @@ export function createApi(base: string, token: () => string): Api {
       call('POST', `/tasks/${encodeURIComponent(id)}/decision`, comment ? { decision, comment } : { decision }),
     cancel: (id) => call('POST', `/tasks/${encodeURIComponent(id)}/cancel`),
     stats: (signal) => call('GET', '/stats', undefined, signal),
+    webhooks: (query, signal) => call('GET', `/webhooks/messages${q(query)}`, undefined, signal),
+    retryWebhook: (id) => call('POST', `/webhooks/messages/${encodeURIComponent(id)}/retry`),
   };
 }

@@ -12,6 +12,9 @@ import { fetchDevToken, loadSession, saveSession, type Session } from './session
 import { SignIn, type Notice } from './sign-in.js';
 import { StatsView } from './stats-view.js';
 import { TasksView } from './tasks-view.js';
+import { useFailedCount } from './use-webhooks.js';
+import { countBadge } from './webhook-format.js';
+import { WebhooksView } from './webhooks-view.js';
 
 export function App(): ReactElement {
   const urls = useMemo(() => endpoints(window.location), []);
@@ -95,12 +98,17 @@ function Shell(props: {
 }): ReactElement {
   const { session } = props;
   const [route, go] = useRoute();
-  const view: Route = !session.admin && route.view !== 'tasks' ? { view: 'tasks', taskId: null } : route;
+  // A user who opens #/webhooks sees why it is not for them; the other admin views fall back to the tasks.
+  const adminOnly = route.view === 'stats' || route.view === 'channels';
+  const view: Route = !session.admin && adminOnly ? { view: 'tasks', taskId: null } : route;
+  const failed = useFailedCount(session.admin);
+  const failedBadge = failed.count === null ? null : countBadge(failed.count, failed.more);
   const tabs: [Route['view'], string][] = session.admin
     ? [
         ['tasks', 'Tasks'],
         ['stats', 'Stats'],
         ['channels', 'Channels'],
+        ['webhooks', 'Webhooks'],
       ]
     : [['tasks', 'Tasks']];
   return (
@@ -114,6 +122,12 @@ function Shell(props: {
           {tabs.map(([v, label]) => (
             <a key={v} href={`#/${v}`} aria-current={view.view === v ? 'page' : undefined}>
               {label}
+              {v === 'webhooks' && failedBadge && (
+                <span className="badge failed-count" title="failed webhook messages">
+                  {failedBadge}
+                  <span className="visually-hidden"> failed</span>
+                </span>
+              )}
             </a>
           ))}
         </nav>
@@ -134,6 +148,8 @@ function Shell(props: {
           <StatsView />
         ) : view.view === 'channels' ? (
           <ChannelInspector />
+        ) : view.view === 'webhooks' ? (
+          <WebhooksView status={view.status} changed={failed.refresh} />
         ) : (
           <TasksView taskId={view.taskId} open={(id) => go({ view: 'tasks', taskId: id })} />
         )}
