@@ -11,7 +11,7 @@
  * of the others, unless named in --scenarios.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,6 +126,7 @@ async function main(): Promise<void> {
     uws: uwsNode,
     profileDir: args.profile ? resolve(args.profile) : null,
   };
+  if (env.profileDir) mkdirSync(env.profileDir, { recursive: true });
   const notes: string[] = [];
   if (!uwsNode)
     notes.push('uws: skipped, no Node ≤ 20 with a native uWebSockets.js build was found (set BENCH_UWS_NODE)');
@@ -135,10 +136,13 @@ async function main(): Promise<void> {
   const selected = suite(args.quick).filter(
     (s) => !wanted || wanted.includes('all') || wanted.some((p) => s.id === p || s.id.startsWith(p)),
   );
+  // A diagnostic that was not named runs its brief set of targets.
+  const named = (id: string): boolean =>
+    args.scenarios?.some((p) => p !== 'all' && (id === p || id.startsWith(p))) ?? false;
   const results: ScenarioResult[] = selected.map((scenario) => ({
     scenario: {
       ...scenario,
-      targets: scenario.targets.filter(
+      targets: (scenario.brief && !named(scenario.id) ? scenario.brief : scenario.targets).filter(
         (t) => (!args.targets || args.targets.includes(t)) && (t !== 'uws' || env.uws !== null),
       ),
     },
@@ -153,8 +157,6 @@ async function main(): Promise<void> {
   };
   const runOrder = [...results].sort((a, b) => rank(a) - rank(b));
   // Diagnostic (and memory) scenarios run once, after every round of the others, unless named in --scenarios.
-  const named = (id: string): boolean =>
-    args.scenarios?.some((p) => p !== 'all' && (id === p || id.startsWith(p))) ?? false;
   const once = (r: ScenarioResult): boolean => r.scenario.once === true && !named(r.scenario.id);
   const rounds: Array<{ round: number; results: ScenarioResult[] }> = [];
   for (let r = 0; r < args.repeats; r++) rounds.push({ round: r, results: runOrder.filter((x) => !once(x)) });

@@ -55,7 +55,7 @@ describe('bench harness', () => {
     const results = await bench('fanout-200-max', 'taskwire,ws');
     expect(results.map((r) => r.id)).toEqual(['fanout-200-max']);
     for (const name of ['taskwire', 'ws']) expectDelivered(results[0]!.targets[name], name);
-  });
+  }, 120_000);
 
   it('measures publishes from outside: WebSocket publish and HTTP task updates, every event delivered', async () => {
     const results = await bench('rooms-300-ws-max,tasks-300-http-max', 'taskwire,ws,app-ws');
@@ -68,5 +68,5 @@ describe('bench harness', () => {
     for (const name of ['taskwire', 'app-ws']) expectDelivered(tasks!.targets[name], `tasks ${name}`);
     // The contention columns are there (what other processes took of the pinned CPUs, when pinned).
     expect(Number.isFinite(tasks!.targets.taskwire!.medians.serverBusy)).toBe(true);
-  });
+  }, 120_000);
 });

@@ -36,6 +36,8 @@ export interface Scenario {
    * with a busy machine.
    */
   once?: boolean;
+  /** The targets of a diagnostic in the default run (all of `targets` when named in --scenarios). */
+  brief?: TargetName[];
   run(d: Deployment): Promise<Metrics>;
 }
 
