@@ -195,6 +195,11 @@ function renderScenario(r: ScenarioResult, label: (target: string) => string): s
     const closes = Math.max(...samples.map((s) => s.closes ?? 0));
     if (ooo > 0) flags.push(`${target}: ${ooo} events out of offset order`);
     if (closes > 0) flags.push(`${target}: ${closes} connections closed by the server`);
+    const short = samples.filter((s) => (s.shortfall ?? 0) > 0).length;
+    if (short > 0)
+      flags.push(
+        `${target}: under 90 % of the offered rate delivered in ${short} of ${samples.length} run(s) (saturated: its numbers are at a lower load)`,
+      );
   }
   for (const [target, error] of r.errors)
     if ((r.samples.get(target)?.length ?? 0) > 0) flags.push(`${target}: a repeat failed: ${error}`);

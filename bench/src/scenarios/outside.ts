@@ -126,6 +126,8 @@ async function measureOutside(d: Deployment, s: OutsideSpec): Promise<Metrics> {
     ...used,
     outOfOrder: got.outOfOrder,
     closes: got.unexpectedCloses,
+    // At a fixed rate: 1 when under 90 % of it was delivered per second (the server or the load generator saturated).
+    shortfall: s.rate > 0 && got.received / seconds < 0.9 * s.rate ? 1 : 0,
   };
 }
 
