@@ -14,6 +14,9 @@ import type { Dialect } from './client/session.js';
 import type { OpenArgs, OpenStats, RecoverStats, WorkerStats } from './client/worker.js';
 import type { PublishArgs, PublishResult, TargetOptions } from './targets/common.js';
 import { cpuMicrosOf, cpuTimeOf, memory, type CpuTime } from './procfs.js';
+import type { TokenPlan } from './client/tokens.js';
+import { Publishers } from './publishers.js';
+import { startUsage } from './usage.js';
 
 export type TargetName =
   | 'taskwire'
@@ -24,7 +27,9 @@ export type TargetName =
   | 'ws'
   | 'socketio'
   | 'socketio-redis-2n'
-  | 'uws';
+  | 'uws'
+  | 'app-ws'
+  | 'app-socketio';
 
 export interface TargetSpec {
   name: TargetName;
@@ -36,60 +41,41 @@ export interface TargetSpec {
   redis: boolean;
 }
 
+const tw = (name: TargetName, engine: TargetSpec['engine'], more: Partial<TargetSpec> = {}): TargetSpec => ({
+  name,
+  kind: 'taskwire',
+  dialect: 'taskwire',
+  engine,
+  nodes: 1,
+  redis: false,
+  ...more,
+});
+
 export const TARGETS: Record<TargetName, TargetSpec> = {
-  taskwire: { name: 'taskwire', kind: 'taskwire', dialect: 'taskwire', engine: 'memory', nodes: 1, redis: false },
-  'taskwire-publish': {
-    name: 'taskwire-publish',
-    kind: 'taskwire',
-    dialect: 'taskwire',
-    engine: 'memory',
-    taskPath: 'publish',
-    nodes: 1,
-    redis: false,
-  },
-  'taskwire-sqlite': {
-    name: 'taskwire-sqlite',
-    kind: 'taskwire',
-    dialect: 'taskwire',
-    engine: 'sqlite',
-    nodes: 1,
-    redis: false,
-  },
-  'taskwire-redis': {
-    name: 'taskwire-redis',
-    kind: 'taskwire',
-    dialect: 'taskwire',
-    engine: 'redis',
-    nodes: 1,
-    redis: true,
-  },
-  'taskwire-redis-2n': {
-    name: 'taskwire-redis-2n',
-    kind: 'taskwire',
-    dialect: 'taskwire',
-    engine: 'redis',
-    nodes: 2,
-    redis: true,
-  },
+  taskwire: tw('taskwire', 'memory'),
+  'taskwire-publish': tw('taskwire-publish', 'memory', { taskPath: 'publish' }),
+  'taskwire-sqlite': tw('taskwire-sqlite', 'sqlite'),
+  'taskwire-redis': tw('taskwire-redis', 'redis', { redis: true }),
+  'taskwire-redis-2n': tw('taskwire-redis-2n', 'redis', { redis: true, nodes: 2 }),
   ws: { name: 'ws', kind: 'ws', dialect: 'ws', nodes: 1, redis: false },
   socketio: { name: 'socketio', kind: 'socketio', dialect: 'socketio', nodes: 1, redis: false },
-  'socketio-redis-2n': {
-    name: 'socketio-redis-2n',
-    kind: 'socketio',
-    dialect: 'socketio',
-    nodes: 2,
-    redis: true,
-  },
+  'socketio-redis-2n': { name: 'socketio-redis-2n', kind: 'socketio', dialect: 'socketio', nodes: 2, redis: true },
   uws: { name: 'uws', kind: 'uws', dialect: 'uws', nodes: 1, redis: false },
+  // The hand-built apps speak taskwire's auth and subscribe frames (app-ws) or Socket.IO's (app-socketio).
+  'app-ws': { name: 'app-ws', kind: 'app-ws', dialect: 'taskwire', nodes: 1, redis: false },
+  'app-socketio': { name: 'app-socketio', kind: 'app-socketio', dialect: 'socketio', nodes: 1, redis: false },
 };
+
+/** The claims of every client token (one distinct JWT per connection, signed by the workers). */
+const CLIENT_CHANNELS = ['room:*'];
 
 export interface Environment {
   /** Directory of the compiled bench (dist). */
   dist: string;
   workers: number;
   jwtSecret: string;
-  /** Client JWTs (taskwire), picked by client index. */
-  tokens: string[];
+  /** Tells this run's tokens from another's (their `jti`). */
+  runId: string;
   /** Write V8 CPU profiles of the measured window of every broadcast run here, or null. */
   profileDir: string | null;
   /** Node 20 and the uws native binary, or null when uws cannot run natively here. */
@@ -129,6 +115,8 @@ export interface Delivery {
 export class Deployment {
   readonly servers: Forked[] = [];
   readonly workers: Forked[] = [];
+  /** The publisher processes of the outside scenarios (startPublishers), or null. */
+  publishers: Publishers | null = null;
   private redis: Forked | null = null;
   private redisPid = 0;
   private dir: string | null = null;
@@ -198,6 +186,25 @@ export class Deployment {
     }
   }
 
+  async startPublishers(count: number): Promise<Publishers> {
+    this.publishers = await Publishers.start(this.env.dist, count);
+    return this.publishers;
+  }
+
+  /** Start measuring who used the CPUs (usage.ts): the servers, the load generator, the rest. */
+  usage(): () => Record<string, number> {
+    return startUsage({
+      serverPids: this.serverPids,
+      mainPid: (this.servers[0] as Forked).pid,
+      loadPids: [...this.workers.map((w) => w.pid), ...(this.publishers?.pids ?? []), process.pid],
+    });
+  }
+
+  /** The client token plan, with other claims (a publisher's `publish` patterns, say). */
+  tokenPlan(subPrefix: string, publish?: string[]): TokenPlan {
+    return { secret: this.env.jwtSecret, subPrefix, channels: CLIENT_CHANNELS, publish, run: this.env.runId };
+  }
+
   /** Every server-side pid: the nodes and Redis. */
   get serverPids(): number[] {
     const pids = this.servers.map((s) => s.pid);
@@ -205,9 +212,9 @@ export class Deployment {
     return pids;
   }
 
-  url(node: number): string {
+  url(node: number, scheme: 'ws' | 'http' = 'ws'): string {
     const s = this.servers[node % this.servers.length] as Forked;
-    return `ws://127.0.0.1:${String(s.port)}`;
+    return `${scheme}://127.0.0.1:${String(s.port)}`;
   }
 
   cpuMicros(): number {
@@ -235,7 +242,7 @@ export class Deployment {
   }
 
   async prepare(taskIds: string[], timeoutMs: number): Promise<void> {
-    if (this.spec.kind !== 'taskwire') return;
+    if (this.spec.kind !== 'taskwire' && this.spec.kind !== 'app-ws' && this.spec.kind !== 'app-socketio') return;
     // One node creates them; with Redis every node sees them.
     await (this.servers[0] as Forked).rpc.call('prepare', taskIds, timeoutMs);
   }
@@ -286,7 +293,7 @@ export class Deployment {
             first: c.first,
             count: c.count,
             channel: plan.channel,
-            tokens: this.env.tokens,
+            tokens: this.tokenPlan('bench-'),
             concurrency: Math.max(1, Math.ceil(plan.concurrency / parts)),
             timeoutMs: plan.timeoutMs,
           } satisfies OpenArgs,
@@ -355,6 +362,7 @@ export class Deployment {
   }
 
   async stop(): Promise<void> {
+    await this.publishers?.stop();
     await Promise.allSettled(this.workers.map((w) => w.stop()));
     await Promise.allSettled(this.servers.map((s) => s.stop()));
     if (this.redis) await this.redis.stop();

@@ -66,3 +66,42 @@ export function cpuTimeOf(pids: readonly number[]): CpuTime {
   }
   return sum;
 }
+
+/** CPU time of one thread of a process (`tid` = `pid`: its main thread, where the JavaScript runs), µs. */
+export function threadCpuMicros(pid: number, tid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * (1e6 / clockTicks());
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Busy time of each CPU from /proc/stat, µs: everything but idle and iowait (user,
+ * nice, system, irq, softirq and steal: time the hypervisor gave another machine).
+ */
+export function cpuBusy(): Map<number, number> {
+  const out = new Map<number, number>();
+  const us = 1e6 / clockTicks();
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const v = (m[2] ?? '').trim().split(/\s+/).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = v;
+    out.set(Number(m[1]), (user + nice + system + irq + softirq + steal) * us);
+  }
+  return out;
+}
+
+/** The CPUs of a taskset list such as `0`, `1-3` or `0,2`. */
+export function cpuList(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (a === undefined || !Number.isFinite(a)) continue;
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out;
+}

@@ -102,12 +102,14 @@ export function renderReport(results: ScenarioResult[], c: ReportContext): strin
   for (const n of c.notes) lines.push(`- ${n}`);
   lines.push('');
   const label = (t: string): string => (t === 'uws' && c.uwsNode ? `uws (Node ${c.uwsNode})` : t);
+  lines.push(...renderSummary(results), '');
   for (const r of results) lines.push(...renderScenario(r, label), '');
   return lines.join('\n');
 }
 
 /**
- * The ratio to plain ws: the median, over rounds, of this target's value over ws's value
+ * The ratio to the baseline (plain ws unless the scenario names another): the median,
+ * over rounds, of this target's value over the baseline's value
  * in the same round (runs a few seconds apart), so a machine that drifts between rounds
  * (a shared VM does, by tens of %) moves both sides of each ratio alike.
  */
@@ -121,16 +123,55 @@ export function pairedRatio(samples: Metrics[], ws: Metrics[], key: string): num
   return median(ratios);
 }
 
+const baselineOf = (s: Scenario): string => s.baseline ?? 'ws';
+
+/**
+ * The table at the top: for every summary column of the scenarios that measure what users
+ * pay (not the diagnostics), each target's median same-round ratio to the scenario's
+ * baseline, and how much of the pinned CPUs other processes took (medians over the runs).
+ */
+function renderSummary(results: ScenarioResult[]): string[] {
+  const out = [
+    '#### Summary: ratios to each scenario’s baseline, measured in the same run',
+    '',
+    'Each ratio is the median over rounds of the target’s value over the baseline’s value in the same round; below 1 is better for CPU, latency and memory, above 1 for rates. "Others" is what other processes (and interrupts, and steal) took of the server CPU / the load-generator CPU during the measured windows, the median over every run of the scenario: a high value marks a noisy machine.',
+    '',
+    '| scenario | metric | baseline (1.00) | taskwire | others | others on CPUs % (server / load-gen) |',
+    '|---|---|---|--:|---|--:|',
+  ];
+  for (const r of results) {
+    const { scenario } = r;
+    if (scenario.diagnostic) continue;
+    const base = baselineOf(scenario);
+    const baseSamples = r.samples.get(base) ?? [];
+    const all = [...r.samples.values()].flat();
+    const busy = `${fmt(median(all.map((m) => m.othersServerCpu ?? NaN)), 0)} / ${fmt(median(all.map((m) => m.othersLoadCpu ?? NaN)), 0)}`;
+    for (const col of scenario.columns) {
+      if (!col.summary) continue;
+      const ratio = (t: string): string => fmt(pairedRatio(r.samples.get(t) ?? [], baseSamples, col.key), 2);
+      const rest = scenario.targets
+        .filter((t) => t !== base && t !== 'taskwire' && (r.samples.get(t)?.length ?? 0) > 0)
+        .map((t) => `${t} ${ratio(t)}`)
+        .join(', ');
+      out.push(
+        `| ${scenario.id} | ${col.label} (${col.better} is better) | ${base} | ${scenario.targets.includes('taskwire') ? ratio('taskwire') : '–'} | ${rest || '–'} | ${busy} |`,
+      );
+    }
+  }
+  return out;
+}
+
 function renderScenario(r: ScenarioResult, label: (target: string) => string): string[] {
   const { scenario } = r;
+  const base = baselineOf(scenario);
   const out = [`#### ${scenario.title}`, '', scenario.what, ''];
   const head = ['target', 'runs'];
   for (const col of scenario.columns) {
     head.push(col.label);
-    if (col.ratio) head.push('× ws');
+    if (col.ratio) head.push(`× ${base}`);
   }
   out.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 1 ? '---' : '--:')).join('|')}|`);
-  const ws = r.samples.get('ws') ?? [];
+  const ws = r.samples.get(base) ?? [];
   for (const target of scenario.targets) {
     const samples = r.samples.get(target) ?? [];
     const error = r.errors.get(target);
@@ -154,6 +195,11 @@ function renderScenario(r: ScenarioResult, label: (target: string) => string): s
     const closes = Math.max(...samples.map((s) => s.closes ?? 0));
     if (ooo > 0) flags.push(`${target}: ${ooo} events out of offset order`);
     if (closes > 0) flags.push(`${target}: ${closes} connections closed by the server`);
+    const short = samples.filter((s) => (s.shortfall ?? 0) > 0).length;
+    if (short > 0)
+      flags.push(
+        `${target}: under 90 % of the offered rate delivered in ${short} of ${samples.length} run(s) (saturated: its numbers are at a lower load)`,
+      );
   }
   for (const [target, error] of r.errors)
     if ((r.samples.get(target)?.length ?? 0) > 0) flags.push(`${target}: a repeat failed: ${error}`);

@@ -7,14 +7,15 @@
  * --repeats N, --workers N, --out FILE (write the results section there),
  * --json FILE (raw medians), --budget SECONDS (no new round of a scenario starts after it; default 500),
  * --profile DIR (a --cpu-prof profile of every target process into DIR).
+ * Diagnostic scenarios (publisher in the server process) run once, after the repeats
+ * of the others, unless named in --scenarios.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { signDevToken } from '@taskwire/server';
-import { cpuSets, findUwsNode } from './children.js';
+import { cpuSets, findUwsNode, pin } from './children.js';
 import { Deployment, TARGETS, type Environment, type TargetName } from './harness.js';
 import { medians, renderReport, writeResults, type ScenarioResult } from './report.js';
 import { RUN_FIRST, suite } from './scenarios/suite.js';
@@ -69,7 +70,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 const RUN_TIMEOUT_MS = 180_000;
-const QUICK_DEFAULT = ['fanout-200-max', 'channels-300-rate'];
+const QUICK_DEFAULT = ['rooms-300-ws-max', 'tasks-300-http-max'];
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -109,11 +110,8 @@ async function main(): Promise<void> {
   const started = new Date();
   const t0 = Date.now();
   const jwtSecret = randomBytes(24).toString('base64url');
-  const tokens = await Promise.all(
-    Array.from({ length: 100 }, (_, k) =>
-      signDevToken({ jwtSecret, jwtAlgorithm: 'HS256' }, { sub: `bench-${k}`, channels: ['task:*', 'room:*'] }),
-    ),
-  );
+  // This process polls the workers during each window: it runs beside them, on the client CPUs.
+  pin(process.pid, cpuSets()?.clients);
   const uwsBinary = (abi: string): string =>
     join(
       root,
@@ -124,10 +122,11 @@ async function main(): Promise<void> {
     dist,
     workers: args.workers,
     jwtSecret,
-    tokens,
+    runId: randomBytes(6).toString('base64url'),
     uws: uwsNode,
     profileDir: args.profile ? resolve(args.profile) : null,
   };
+  if (env.profileDir) mkdirSync(env.profileDir, { recursive: true });
   const notes: string[] = [];
   if (!uwsNode)
     notes.push('uws: skipped, no Node ≤ 20 with a native uWebSockets.js build was found (set BENCH_UWS_NODE)');
@@ -137,10 +136,13 @@ async function main(): Promise<void> {
   const selected = suite(args.quick).filter(
     (s) => !wanted || wanted.includes('all') || wanted.some((p) => s.id === p || s.id.startsWith(p)),
   );
+  // A diagnostic that was not named runs its brief set of targets.
+  const named = (id: string): boolean =>
+    args.scenarios?.some((p) => p !== 'all' && (id === p || id.startsWith(p))) ?? false;
   const results: ScenarioResult[] = selected.map((scenario) => ({
     scenario: {
       ...scenario,
-      targets: scenario.targets.filter(
+      targets: (scenario.brief && !named(scenario.id) ? scenario.brief : scenario.targets).filter(
         (t) => (!args.targets || args.targets.includes(t)) && (t !== 'uws' || env.uws !== null),
       ),
     },
@@ -154,8 +156,13 @@ async function main(): Promise<void> {
     return i < 0 ? RUN_FIRST.length : i;
   };
   const runOrder = [...results].sort((a, b) => rank(a) - rank(b));
-  for (let r = 0; r < args.repeats; r++) {
-    for (const result of runOrder) {
+  // Diagnostic (and memory) scenarios run once, after every round of the others, unless named in --scenarios.
+  const once = (r: ScenarioResult): boolean => r.scenario.once === true && !named(r.scenario.id);
+  const rounds: Array<{ round: number; results: ScenarioResult[] }> = [];
+  for (let r = 0; r < args.repeats; r++) rounds.push({ round: r, results: runOrder.filter((x) => !once(x)) });
+  rounds.push({ round: 0, results: runOrder.filter(once) });
+  for (const { round: r, results: list } of rounds) {
+    for (const result of list) {
       const { scenario } = result;
       if (r > 0 && (Date.now() - t0) / 1000 > args.budget) {
         notes.push(`${scenario.id}: ${r} repeat(s) only (time budget)`);
@@ -168,9 +175,9 @@ async function main(): Promise<void> {
         process.stdout.write(`[${Math.round((Date.now() - t0) / 1000)}s] ${scenario.id} ${target} #${r + 1} … `);
         try {
           const m = await runOnce(scenario, target, env);
-          const list = result.samples.get(target) ?? [];
-          list.push({ ...m, round: r });
-          result.samples.set(target, list);
+          const samples = result.samples.get(target) ?? [];
+          samples.push({ ...m, round: r });
+          result.samples.set(target, samples);
           console.log(summary(scenario, m));
         } catch (err) {
           result.errors.set(target, short(err));

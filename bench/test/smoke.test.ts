@@ -1,8 +1,9 @@
 /**
- * Smoke run of the benchmark harness (a few seconds): the quick fan-out against
- * taskwire and plain ws, through the built harness (`npm run build` first), must
- * produce numbers for both with every event delivered. The benchmark itself stays
- * out of `npm test`.
+ * Smoke run of the benchmark harness, through the built harness (`npm run build`
+ * first): the quick in-process fan-out (taskwire, plain ws) and the quick outside
+ * scenarios, WebSocket publish (taskwire, plain ws) and HTTP task updates (taskwire,
+ * the Fastify + ws app), must produce numbers for every target with every event
+ * delivered, in order. Short and deterministic: no assertion on a timing.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,30 +24,49 @@ interface TargetResult {
   error: string | null;
 }
 
+async function bench(
+  scenarios: string,
+  targets: string,
+): Promise<Array<{ id: string; targets: Record<string, TargetResult> }>> {
+  expect(existsSync(script), `${script} is missing: run npm run build first`).toBe(true);
+  const json = join(dir, `${scenarios}.json`);
+  await run(process.execPath, [script, '--quick', '--scenarios', scenarios, '--targets', targets, '--json', json], {
+    timeout: 90_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(readFileSync(json, 'utf8')) as Array<{ id: string; targets: Record<string, TargetResult> }>;
+}
+
+function expectDelivered(t: TargetResult | undefined, name: string): void {
+  expect(t, name).toBeDefined();
+  expect(t!.error, name).toBeNull();
+  expect(t!.runs, name).toBe(1);
+  expect(t!.medians.delivered, name).toBe(100);
+  expect(t!.medians.rate, name).toBeGreaterThan(0);
+  expect(t!.medians.p99, name).toBeGreaterThan(0);
+  expect(Number.isFinite(t!.medians.cpu), name).toBe(true);
+  expect(t!.medians.rss, name).toBeGreaterThan(0);
+  expect(t!.medians.outOfOrder, name).toBe(0);
+  expect(t!.medians.closes, name).toBe(0);
+}
+
 describe('bench harness', () => {
   it('measures taskwire and plain ws in quick mode, every event delivered', async () => {
-    expect(existsSync(script), `${script} is missing: run npm run build first`).toBe(true);
-    const json = join(dir, 'results.json');
-    await run(
-      process.execPath,
-      [script, '--quick', '--scenarios', 'fanout-200-max', '--targets', 'taskwire,ws', '--json', json],
-      { timeout: 90_000, maxBuffer: 16 * 1024 * 1024 },
-    );
-    const results = JSON.parse(readFileSync(json, 'utf8')) as Array<{
-      id: string;
-      targets: Record<string, TargetResult>;
-    }>;
+    const results = await bench('fanout-200-max', 'taskwire,ws');
     expect(results.map((r) => r.id)).toEqual(['fanout-200-max']);
+    for (const name of ['taskwire', 'ws']) expectDelivered(results[0]!.targets[name], name);
+  }, 120_000);
+
+  it('measures publishes from outside: WebSocket publish and HTTP task updates, every event delivered', async () => {
+    const results = await bench('rooms-300-ws-max,tasks-300-http-max', 'taskwire,ws,app-ws');
+    expect(results.map((r) => r.id)).toEqual(['rooms-300-ws-max', 'tasks-300-http-max']);
+    const [rooms, tasks] = results;
     for (const name of ['taskwire', 'ws']) {
-      const t = results[0]!.targets[name]!;
-      expect(t.error, name).toBeNull();
-      expect(t.runs, name).toBe(1);
-      expect(t.medians.delivered, name).toBe(100);
-      expect(t.medians.rate, name).toBeGreaterThan(0);
-      expect(t.medians.p99, name).toBeGreaterThan(0);
-      expect(Number.isFinite(t.medians.cpu), name).toBe(true);
-      expect(t.medians.rss, name).toBeGreaterThan(0);
-      expect(t.medians.outOfOrder, name).toBe(0);
+      expectDelivered(rooms!.targets[name], `rooms ${name}`);
+      expect(rooms!.targets[name]!.medians.replyP99, name).toBeGreaterThan(0);
     }
-  });
+    for (const name of ['taskwire', 'app-ws']) expectDelivered(tasks!.targets[name], `tasks ${name}`);
+    // The contention columns are there (what other processes took of the pinned CPUs, when pinned).
+    expect(Number.isFinite(tasks!.targets.taskwire!.medians.serverBusy)).toBe(true);
+  }, 120_000);
 });

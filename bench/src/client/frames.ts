@@ -7,7 +7,7 @@ const T_KEY = Buffer.from('"t":');
 const OFFSET_KEY = Buffer.from('"offset":');
 
 /** The JSON number after `key`, or NaN. */
-function numberAfter(buf: Buffer, key: Buffer, from = 0): number {
+export function numberAfter(buf: Buffer, key: Buffer, from = 0): number {
   const at = buf.indexOf(key, from);
   if (at < 0) return NaN;
   let i = at + key.length;

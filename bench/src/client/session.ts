@@ -124,7 +124,8 @@ export class Session {
         if (this.dialect === 'socketio') {
           const s = data.toString();
           if (s === '2') return send('3');
-          if (s.startsWith('0')) return send('40');
+          // The Socket.IO CONNECT packet carries the token (`auth` in the client API).
+          if (s.startsWith('0')) return send(this.token ? `40${JSON.stringify({ token: this.token })}` : '40');
           if (s.startsWith('40')) return subscribe();
           if (s.startsWith('431')) return done({});
           if (s.startsWith('44')) return fail(new Error(`socket.io connect error ${s}`));

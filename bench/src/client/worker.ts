@@ -5,6 +5,7 @@
 import { Histogram, type HistogramData } from '../histogram.js';
 import { announceReady, serveRequests } from '../ipc.js';
 import { Session, type Dialect, type Tally } from './session.js';
+import { tokenFor, type TokenPlan } from './tokens.js';
 
 export interface OpenArgs {
   dialect: Dialect;
@@ -14,7 +15,8 @@ export interface OpenArgs {
   count: number;
   /** One channel for all, `<prefix><index % modulo>` per client, or none (connect only). */
   channel: { kind: 'one'; name: string } | { kind: 'each'; prefix: string; modulo: number } | { kind: 'none' };
-  tokens: string[];
+  /** One distinct JWT per client, signed here before the clock starts. */
+  tokens: TokenPlan;
   concurrency: number;
   timeoutMs: number;
 }
@@ -22,6 +24,7 @@ export interface OpenArgs {
 export interface OpenStats {
   opened: number;
   failed: number;
+  /** From the first connect to the last client ready (token signing not included). */
   ms: number;
   firstError: string | null;
 }
@@ -90,13 +93,14 @@ function channelOf(a: OpenArgs, index: number): string | null {
 }
 
 async function open(a: OpenArgs): Promise<OpenStats> {
+  const tokens = Array.from({ length: a.count }, (_, k) => tokenFor(a.tokens, a.first + k));
   const start = now();
   let failed = 0;
   let firstError: string | null = null;
   const fresh: Session[] = [];
   await pool(a.count, a.concurrency, async (k) => {
     const index = a.first + k;
-    const s = new Session(a.dialect, tally, channelOf(a, index), a.tokens[index % Math.max(1, a.tokens.length)]);
+    const s = new Session(a.dialect, tally, channelOf(a, index), tokens[k]);
     try {
       await s.open(a.url, a.timeoutMs);
       fresh.push(s);

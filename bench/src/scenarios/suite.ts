@@ -2,6 +2,7 @@
 import type { TargetName } from '../harness.js';
 import { broadcastScenario } from './broadcast.js';
 import { connectScenario, idleScenario } from './connections.js';
+import { outsideScenarios, type OutsideSizes } from './outside.js';
 import { recoveryScenario } from './recovery.js';
 import type { Scenario } from './types.js';
 
@@ -33,6 +34,7 @@ interface Sizes {
   storm: { clients: number; channels: number; missed: number; concurrency: number };
   redisFanout: number;
   redisEvents: number;
+  outside: OutsideSizes;
 }
 
 const FULL: Sizes = {
@@ -51,6 +53,15 @@ const FULL: Sizes = {
   storm: { clients: 5000, channels: 50, missed: 100, concurrency: 500 },
   redisFanout: 1000,
   redisEvents: 150,
+  outside: {
+    channels: 5000,
+    wsRate: 10_000,
+    wsRateEvents: 15_000,
+    wsMaxEvents: 20_000,
+    httpRate: 3000,
+    httpRateEvents: 4500,
+    httpMaxEvents: 6000,
+  },
 };
 
 const QUICK: Sizes = {
@@ -68,6 +79,15 @@ const QUICK: Sizes = {
   storm: { clients: 200, channels: 10, missed: 20, concurrency: 100 },
   redisFanout: 200,
   redisEvents: 50,
+  outside: {
+    channels: 300,
+    wsRate: 3000,
+    wsRateEvents: 1500,
+    wsMaxEvents: 1500,
+    httpRate: 1000,
+    httpRateEvents: 600,
+    httpMaxEvents: 600,
+  },
 };
 
 function fanout(n: number, rate: number, count: number, label: string, targets: TargetName[], id: string): Scenario {
@@ -115,7 +135,19 @@ function channels(s: Sizes, max: boolean): Scenario {
  * narrowest margins get a third repeat when the time budget leaves room for only part
  * of the last round. The report keeps the suite's order.
  */
-export const RUN_FIRST = ['channels-', 'idle-', 'connect-'];
+export const RUN_FIRST = ['rooms-', 'tasks-', 'connect-', 'idle-'];
+
+/** Publishers inside the server process: no ingest measured. Run once unless named in --scenarios. */
+const diagnostic = (s: Scenario): Scenario => ({
+  ...s,
+  title: `Diagnostic: ${s.title}`,
+  diagnostic: true,
+  once: true,
+  // In the default run: taskwire against the floor (and the engines), so the whole run stays under 10 minutes.
+  brief: s.targets.filter((t) =>
+    ['taskwire', 'taskwire-publish', 'ws', 'taskwire-redis-2n', 'socketio-redis-2n'].includes(t),
+  ),
+});
 
 export function suite(quick: boolean): Scenario[] {
   const s = quick ? QUICK : FULL;
@@ -123,18 +155,30 @@ export function suite(quick: boolean): Scenario[] {
   const [rSmall, rLarge] = s.fanoutRate;
   const [mSmall, mLarge] = s.fanoutMaxEvents;
   return [
-    fanout(small, rSmall, rSmall * s.fanoutSeconds, `${rSmall} events/s`, PEERS, `fanout-${small}-rate`),
-    fanout(small, 0, mSmall, 'max rate', PEERS, `fanout-${small}-max`),
-    fanout(large, rLarge, rLarge * s.fanoutSeconds, `${rLarge} events/s`, PEERS, `fanout-${large}-rate`),
-    fanout(large, 0, mLarge, 'max rate', PEERS, `fanout-${large}-max`),
-    channels(s, false),
-    channels(s, true),
-    idleScenario(PEERS, s.idle),
-    connectScenario(PEERS, s.connect, s.connectConcurrency),
-    recoveryScenario(s.storm.clients, s.storm.channels, s.storm.missed, s.storm.concurrency),
-    {
-      ...fanout(s.redisFanout, 0, s.redisEvents, 'max rate, by engine', ENGINES, `engines-fanout-${s.redisFanout}-max`),
-      what: `As fan-out at max rate, by engine: taskwire memory, SQLite, Redis (one node) and Redis with two nodes (subscribers split over both, the publisher on the first: every event crosses Redis), against Socket.IO with @socket.io/redis-adapter on two nodes. Server CPU and RSS sum every node; the CPU also includes redis-server.`,
-    },
+    ...outsideScenarios(s.outside),
+    // uws (no authentication, native) is left to the idle scenario: the connect floor is plain ws.
+    connectScenario(['taskwire', 'ws', 'socketio', 'app-ws', 'app-socketio'], s.connect, s.connectConcurrency),
+    // Memory per connection barely moves with a busy machine: measured once in the default run.
+    { ...idleScenario(PEERS, s.idle), once: true },
+    ...[
+      fanout(small, rSmall, rSmall * s.fanoutSeconds, `${rSmall} events/s`, PEERS, `fanout-${small}-rate`),
+      fanout(small, 0, mSmall, 'max rate', PEERS, `fanout-${small}-max`),
+      fanout(large, rLarge, rLarge * s.fanoutSeconds, `${rLarge} events/s`, PEERS, `fanout-${large}-rate`),
+      fanout(large, 0, mLarge, 'max rate', PEERS, `fanout-${large}-max`),
+      channels(s, false),
+      channels(s, true),
+      recoveryScenario(s.storm.clients, s.storm.channels, s.storm.missed, s.storm.concurrency),
+      {
+        ...fanout(
+          s.redisFanout,
+          0,
+          s.redisEvents,
+          'max rate, by engine',
+          ENGINES,
+          `engines-fanout-${s.redisFanout}-max`,
+        ),
+        what: `As fan-out at max rate, by engine: taskwire memory, SQLite, Redis (one node) and Redis with two nodes (subscribers split over both, the publisher on the first: every event crosses Redis), against Socket.IO with @socket.io/redis-adapter on two nodes. Server CPU and RSS sum every node; the CPU also includes redis-server.`,
+      },
+    ].map(diagnostic),
   ];
 }

@@ -151,6 +151,10 @@ export class TaskShapes {
 export class Offsets {
   private readonly next = new Map<string, number>();
 
+  current(channel: string): number {
+    return this.next.get(channel) ?? 0;
+  }
+
   take(channel: string): number {
     const n = (this.next.get(channel) ?? 0) + 1;
     this.next.set(channel, n);
@@ -163,16 +167,24 @@ export function eventFrame(channel: string, offset: number, data: unknown): stri
   return JSON.stringify({ type: 'event', channel, epoch: 'bench', offset, time: Date.now(), data });
 }
 
+/** The API key of every target with an HTTP task route (taskwire, app-ws, app-socketio). */
+export const BENCH_API_KEY = 'bench-api-key-bench-api-key';
+
+/** The reply to a `publish` op of the plain targets: taskwire's shape. */
+export function publishReply(id: number, offset: number): string {
+  return `{"type":"reply","id":${id},"result":{"epoch":"bench","offset":${offset}}}`;
+}
+
 /** Options every target process gets (JSON in argv[2]). */
 export interface TargetOptions {
-  kind: 'taskwire' | 'ws' | 'socketio' | 'uws';
+  kind: 'taskwire' | 'ws' | 'socketio' | 'uws' | 'app-ws' | 'app-socketio';
   /** taskwire: memory, sqlite or redis. */
   engine?: 'memory' | 'sqlite' | 'redis';
   /** taskwire sqlite: the database file. */
   db?: string;
   /** taskwire redis and socketio with the Redis adapter. */
   redisUrl?: string;
-  /** taskwire: the JWT secret the bench signs tokens with. */
+  /** taskwire and the apps: the JWT secret the bench signs tokens with. */
   jwtSecret?: string;
   /**
    * taskwire: how task-shaped events are made: `task` (default) the real task path
@@ -187,7 +199,7 @@ export interface TargetOptions {
 export interface Target {
   port: number;
   sink: EventSink;
-  /** taskwire: create these tasks and start them (running), so task updates are legal. */
+  /** taskwire and the apps: create these tasks (owner: the id), running, so task updates are legal. */
   prepare?(taskIds: string[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -18,6 +18,10 @@ async function load(o: TargetOptions): Promise<Target> {
       return (await import('./socketio.js')).startSocketIo(o);
     case 'uws':
       return (await import('./uws.js')).startUws(o);
+    case 'app-ws':
+      return (await import('./app-ws.js')).startAppWs(o);
+    case 'app-socketio':
+      return (await import('./app-socketio.js')).startAppSocketIo(o);
   }
 }
 

@@ -1,7 +1,7 @@
 /** The taskwire target: createServer() with the memory, SQLite or Redis engine; publishing in process. */
 import type * as ServerApi from '@taskwire/server';
 import type { TaskwireOptions } from '@taskwire/server';
-import { TaskShapes, type Target, type TargetOptions } from './common.js';
+import { BENCH_API_KEY, TaskShapes, type Target, type TargetOptions } from './common.js';
 
 type ServerModule = typeof ServerApi;
 
@@ -49,7 +49,7 @@ export async function startTaskwire(o: TargetOptions): Promise<Target> {
     ...(o.db ? { db: o.db } : {}),
     jwtSecret: o.jwtSecret ?? 'bench-secret-bench-secret-bench-secret',
     jwtAlgorithm: 'HS256',
-    apiKey: 'bench-api-key-bench-api-key',
+    apiKey: BENCH_API_KEY,
     ...(factory ? { engineFactory: factory, engine: 'redis' as const, redisUrl: o.redisUrl } : {}),
   });
   const { port } = await server.listen();
@@ -69,7 +69,8 @@ export async function startTaskwire(o: TargetOptions): Promise<Target> {
       for (let i = 0; i < taskIds.length; i += 64) {
         await Promise.all(
           taskIds.slice(i, i + 64).map(async (id) => {
-            await tasks.create({ id, owner: 'bench-0', title: 'Benchmark task', stallTimeoutMs: 0 });
+            // Owned by the client of the same name (client `bench-<k>` subscribes to `task:bench-<k>`).
+            await tasks.create({ id, owner: id, title: 'Benchmark task', stallTimeoutMs: 0 });
             await tasks.update(id, { status: 'running', stage: 'work' });
           }),
         );

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as Uws from '@trufflesuite/uws-js-unofficial';
-import { eventFrame, Offsets, TaskShapes, type Target, type TargetOptions } from './common.js';
+import { eventFrame, Offsets, publishReply, TaskShapes, type Target, type TargetOptions } from './common.js';
 
 export async function startUws(o: TargetOptions): Promise<Target> {
   if (!o.uwsBinary) throw new Error('uws: no native binary given');
@@ -13,7 +13,14 @@ export async function startUws(o: TargetOptions): Promise<Target> {
   const offsets = new Offsets();
   const shapes = new TaskShapes();
   const decoder = new TextDecoder();
-  const app = uws.App().ws<unknown>('/*', {
+  // Declared before the app: the message handler publishes too (the `publish` op, answered with the offset).
+  let app: Uws.TemplatedApp | null = null;
+  const publish = (channel: string, data: unknown): number => {
+    const offset = offsets.take(channel);
+    app?.publish(channel, eventFrame(channel, offset, data), false, false);
+    return offset;
+  };
+  const server = uws.App().ws<unknown>('/*', {
     compression: uws.DISABLED,
     maxPayloadLength: 64 * 1024,
     idleTimeout: 960,
@@ -21,31 +28,35 @@ export async function startUws(o: TargetOptions): Promise<Target> {
     maxBackpressure: 1024 * 1024,
     message: (ws, message, isBinary) => {
       if (isBinary) return;
-      let msg: { op?: unknown; id?: unknown; channel?: unknown };
+      let msg: { op?: unknown; id?: unknown; channel?: unknown; data?: unknown };
       try {
         msg = JSON.parse(decoder.decode(message)) as typeof msg;
       } catch {
         return;
       }
-      if (msg.op !== 'subscribe' || typeof msg.channel !== 'string' || typeof msg.id !== 'number') return;
+      if (typeof msg.channel !== 'string' || typeof msg.id !== 'number') return;
+      if (msg.op === 'publish') {
+        ws.send(publishReply(msg.id, publish(msg.channel, msg.data)), false, false);
+        return;
+      }
+      if (msg.op !== 'subscribe') return;
       ws.subscribe(msg.channel);
       ws.send(`{"type":"reply","id":${msg.id},"result":{}}`, false, false);
     },
   });
+  app = server;
   const port = await new Promise<number>((resolve, reject) => {
-    app.listen('127.0.0.1', 0, (token) => {
+    server.listen('127.0.0.1', 0, (token) => {
       if (!token) reject(new Error('uws: listen failed'));
       else resolve(uws.us_socket_local_port(token));
     });
   });
-  const publish = (channel: string, data: unknown): void => {
-    app.publish(channel, eventFrame(channel, offsets.take(channel), data), false, false);
-  };
+
   return {
     port,
     sink: {
-      raw: (channel, data) => publish(channel, data),
-      task: (channel, taskId, progress, t) => publish(channel, shapes.update(taskId, progress, t)),
+      raw: (channel, data) => void publish(channel, data),
+      task: (channel, taskId, progress, t) => void publish(channel, shapes.update(taskId, progress, t)),
     },
     close: () => Promise.resolve(),
   };
