@@ -26,7 +26,9 @@ beforeAll(async () => {
   browser = await launchBrowser();
   await buildPage(path.join(tmp, 'site'), fileURLToPath(new URL('./tabs', import.meta.url)));
   site = await serveDir(path.join(tmp, 'site'));
-  server = await startTestServer();
+  // History holds the whole run, as in the chaos test: a slow handover on a loaded machine
+  // must not turn into recovered:false (the test is about exactly-once, not the history size).
+  server = await startTestServer({ historySize: 5000, recoveryLimit: 5000 });
 }, 60_000);
 
 afterAll(async () => {

@@ -38,7 +38,21 @@ export function followUp(
   return next === null ? null : changeCommit(parent, next, now, webhooks, 'children');
 }
 
+/** What a parent's refresh did: its own parent, and the mark made there (null: nothing changed). */
+interface Refreshed {
+  parentId: string | null;
+  mark: number | null;
+}
+const UNCHANGED: Refreshed = Object.freeze({ parentId: null, mark: null });
+interface Flight {
+  running: Promise<Refreshed>;
+  queued: Promise<Refreshed> | null;
+}
+const noop = (): void => undefined;
+
 export class Batches {
+  private readonly flights = new Map<string, Flight>();
+
   constructor(
     private readonly engine: Engine,
     private readonly logger: Logger,
@@ -112,7 +126,7 @@ export class Batches {
     const pending = this.engine.pendingParents;
     for (let id = parentId, at = mark, depth = 0; id !== null && depth < MAX_BATCH_DEPTH; depth++) {
       try {
-        const up = await this.refreshOne(id, holding?.has(id) === true);
+        const up = holding?.has(id) === true ? await this.refreshOne(id, true) : await this.shared(id);
         // Only our own mark: one renewed since belongs to a change this refresh may not have seen.
         if (pending && at !== null) await pending.clear(id, at);
         id = up.parentId;
@@ -140,9 +154,38 @@ export class Batches {
     return due.length;
   }
 
+  /**
+   * refreshOne(id), shared by the callers on this node: while one runs, callers join
+   * the one queued to run after it (which reads every child committed before they
+   * called), so a parent has at most one refresh running and one waiting per node,
+   * not one per child change racing the others' compare-and-set.
+   */
+  private shared(id: string): Promise<Refreshed> {
+    const flight = this.flights.get(id);
+    if (flight) {
+      flight.queued ??= flight.running.then(noop, noop).then(() => this.fly(id, flight));
+      return flight.queued;
+    }
+    const fresh: Flight = { running: Promise.resolve(UNCHANGED), queued: null };
+    this.flights.set(id, fresh);
+    return this.fly(id, fresh);
+  }
+
+  private fly(id: string, flight: Flight): Promise<Refreshed> {
+    const running = this.refreshOne(id);
+    flight.running = running;
+    flight.queued = null;
+    void running
+      .finally(() => {
+        if (flight.running === running && flight.queued === null) this.flights.delete(id);
+      })
+      .catch(noop);
+    return running;
+  }
+
   /** One parent from its children, compare-and-set, retried; when it changed, its own parent and the mark made there. */
-  private async refreshOne(id: string, hold = false): Promise<{ parentId: string | null; mark: number | null }> {
-    const unchanged = { parentId: null, mark: null };
+  private async refreshOne(id: string, hold = false): Promise<Refreshed> {
+    const unchanged = UNCHANGED;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       if (attempt > 0) await backoff(attempt);
       const parent = await this.get(id);
