@@ -22,7 +22,17 @@ export interface TaskList {
 
 type Tasks = ReadonlyMap<string, Task>;
 
-function merge(state: Tasks, incoming: readonly Task[]): Tasks {
+/** Snapshots to merge, or a task deleted (`task.deleted` on its owner's feed) to drop. */
+type Change = readonly Task[] | { deleted: string };
+
+function merge(state: Tasks, change: Change): Tasks {
+  if ('deleted' in change) {
+    if (!state.has(change.deleted)) return state;
+    const next = new Map(state);
+    next.delete(change.deleted);
+    return next;
+  }
+  const incoming = change;
   let next: Map<string, Task> | null = null;
   for (const task of incoming) {
     const held = (next ?? state).get(task.id);
@@ -42,17 +52,24 @@ export function taskOf(data: unknown): Task | null {
     : null;
 }
 
-/** Follows `user:<owner>` for each owner: every task snapshot goes to `onTask`. */
+/** The id of a `task.deleted` event's data, if it is one. */
+function deletedOf(data: unknown): string | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const { kind, taskId } = data as { kind?: unknown; taskId?: unknown };
+  return kind === 'task.deleted' && typeof taskId === 'string' ? taskId : null;
+}
+
+/** Follows `user:<owner>` for each owner: every task snapshot goes to `onChange`, and every deletion. */
 function useOwnerFeeds(
   client: TaskwireClient,
   owners: readonly string[],
-  onTask: (task: Task) => void,
+  onChange: (change: Change) => void,
   onResync: (channel: string) => void,
 ): void {
   const open = useRef(new Map<string, () => void>());
-  const latest = useRef({ onTask, onResync });
+  const latest = useRef({ onChange, onResync });
   useEffect(() => {
-    latest.current = { onTask, onResync };
+    latest.current = { onChange, onResync };
   });
   const key = owners.join('\n');
   useEffect(() => {
@@ -69,7 +86,9 @@ function useOwnerFeeds(
       const off = handle.subscribe((n) => {
         if (n.type === 'event') {
           const task = taskOf(n.event.data);
-          if (task) latest.current.onTask(task);
+          const deleted = task ? null : deletedOf(n.event.data);
+          if (task) latest.current.onChange([task]);
+          else if (deleted !== null) latest.current.onChange({ deleted });
         } else if (n.type === 'resync') latest.current.onResync(handle.name);
       });
       open.current.set(owner, () => {
@@ -127,7 +146,7 @@ export function useTaskList(): TaskList {
   useOwnerFeeds(
     client,
     owners,
-    (task) => add([task]),
+    (change) => add(change),
     (channel) => {
       reportResync(channel);
       reload();

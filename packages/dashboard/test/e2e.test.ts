@@ -80,6 +80,11 @@ describe('the dashboard in Chromium', () => {
     await api(server, 'PATCH', '/tasks/live-1', { status: 'succeeded', result: { pages: 10 } });
     await waitForRow(page, 'live-1', { status: 'succeeded', progress: '100' });
     await expect(page.locator('li[data-id="live-1"] .pill').textContent()).resolves.toBe('done');
+    // Deleted (retention's DELETE): the row goes, from the owner's feed, without a reload.
+    await api(server, 'DELETE', '/tasks/live-1');
+    await page.waitForFunction(() => document.querySelector('li[data-id="live-1"]') === null, null, {
+      timeout: 15_000,
+    });
     expect(await notReloaded(page)).toBe('still the same page');
     expect(errors).toEqual([]);
   });
