@@ -81,8 +81,11 @@ describe('the dashboard in Chromium', () => {
     await waitForRow(page, 'live-1', { status: 'succeeded', progress: '100' });
     await expect(page.locator('li[data-id="live-1"] .pill').textContent()).resolves.toBe('done');
     // Deleted (retention's DELETE): the row goes, from the owner's feed, without a reload.
-    await api(server, 'DELETE', '/tasks/live-1');
-    await page.waitForFunction(() => document.querySelector('li[data-id="live-1"]') === null, null, {
+    await api(server, 'POST', '/tasks', { id: 'gone-1', owner: 'alice', title: 'Throwaway' });
+    await api(server, 'POST', '/tasks/gone-1/cancel');
+    await waitForRow(page, 'gone-1', { status: 'cancelled' });
+    await api(server, 'DELETE', '/tasks/gone-1');
+    await page.waitForFunction(() => document.querySelector('li[data-id="gone-1"]') === null, null, {
       timeout: 15_000,
     });
     expect(await notReloaded(page)).toBe('still the same page');
