@@ -6,6 +6,7 @@ const BROWSER = [
   'packages/react/test/tabs.test.ts',
   'packages/react/test/nextjs.test.ts',
   'packages/dashboard/test/e2e.test.ts',
+  'packages/dashboard/test/e2e-restart.test.ts',
   'packages/dashboard/test/webhooks-e2e.test.ts',
 ];
 

@@ -6,8 +6,7 @@
  *   page signs in by itself (the dev token), follows tasks driven over the HTTP API
  *   without a reload, approves a task, follows a batch and its children and a stream
  *   growing, fits 390 px, and the test saves the screenshot `docs/dashboard.png`;
- * - the CLI `serve --dev` as a child process with the SQLite engine on a fixed port:
- *   killed (SIGKILL) and restarted, the page shows reconnecting, then catches up.
+ * - across a server restart: e2e-restart.test.ts.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,9 +15,9 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../react/test/helpers/browser.js';
-import { freePort, killAll, startServe, type ServeProcess } from '../../server/test/helpers/process.js';
+import { killAll } from '../../server/test/helpers/process.js';
 import { startTestServer, type TestServer } from '../../server/test/helpers/server.js';
-import { ensureDashboardBuilt, waitForConnection, waitForRow } from './helpers.js';
+import { api, ensureDashboardBuilt, notReloaded, openSignedIn, waitForConnection, waitForRow } from './helpers.js';
 
 const SCREENSHOT = fileURLToPath(new URL('../../../docs/dashboard.png', import.meta.url));
 
@@ -43,27 +42,8 @@ afterAll(async () => {
 });
 
 /** A page at `url` that signed in by itself (dev token) and is connected; errors in the page fail the test. */
-async function openDashboard(url: string, width = 1280, height = 800): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage();
-  pages.push(page);
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.setViewportSize({ width, height });
-  await page.goto(`${url}/`);
-  await waitForConnection(page, 'connected');
-  await page.evaluate(() => {
-    (window as unknown as { __loaded: string }).__loaded = 'still the same page';
-  });
-  return { page, errors };
-}
-
-const notReloaded = (page: Page): Promise<string> =>
-  page.evaluate(() => (window as unknown as { __loaded: string }).__loaded);
-
-async function api(s: { api: TestServer['api'] }, method: string, p: string, body?: unknown): Promise<void> {
-  const res = await s.api(method, p, body);
-  expect(res.status, `${method} ${p}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
-}
+const openDashboard = (url: string, width?: number, height?: number): Promise<{ page: Page; errors: string[] }> =>
+  openSignedIn(browser, pages, url, width, height);
 
 describe('the dashboard in Chromium', () => {
   it('signs in by itself on a --dev server and shows a task progressing to done without a reload', async () => {
@@ -364,65 +344,5 @@ describe('the dashboard in Chromium', () => {
     } finally {
       await shot.close();
     }
-  });
-});
-
-describe('the dashboard across a server restart', () => {
-  let serve: ServeProcess | undefined;
-
-  it('shows the resync banner when the restarted server cannot replay the gap (memory engine)', async () => {
-    const port = await freePort();
-    let mem = await startTestServer({ dev: true, port });
-    try {
-      await api(mem, 'POST', '/tasks', { id: 'volatile', owner: 'frank', title: 'Kept in memory only' });
-      const { page, errors } = await openDashboard(mem.url);
-      await waitForRow(page, 'volatile', { status: 'queued' });
-      expect(await page.locator('[data-testid="resync-banner"]').count()).toBe(0);
-      await mem.close();
-      await waitForConnection(page, 'connecting');
-      mem = await startTestServer({ dev: true, port });
-      await waitForConnection(page, 'connected');
-      await page.waitForSelector('[data-testid="resync-banner"]:has-text("user:frank")', { timeout: 20_000 });
-      await page.click('[data-testid="resync-banner"] button:text("Dismiss")');
-      expect(await page.locator('[data-testid="resync-banner"]').count()).toBe(0);
-      expect(await notReloaded(page)).toBe('still the same page');
-      expect(errors).toEqual([]);
-    } finally {
-      await mem.close();
-    }
-  });
-
-  it('shows reconnecting while the server is down, then catches up without a reload', async () => {
-    const port = await freePort();
-    const secrets = ['--jwt-secret', 'e2e-secret-0123456789abcdef0123456789ab', '--api-key', 'e2e-api-key-0123456789'];
-    const args = ['--dev', '--engine', 'sqlite', '--db', path.join(tmp, 'tw.db'), '--port', String(port), ...secrets];
-    serve = await startServe(args);
-    const http = async (method: string, p: string, body?: unknown): Promise<void> => {
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1${p}`, {
-        method,
-        headers: { authorization: 'Bearer e2e-api-key-0123456789', 'content-type': 'application/json' },
-        body: JSON.stringify(body ?? {}),
-      });
-      expect(res.status, `${method} ${p}`).toBeLessThan(300);
-    };
-    await http('POST', '/tasks', { id: 'survivor', owner: 'erin', title: 'Long migration' });
-    await http('PATCH', '/tasks/survivor', { progress: 20, stage: 'copy' });
-    const { page, errors } = await openDashboard(serve.url);
-    await waitForRow(page, 'survivor', { progress: '20' });
-
-    serve.child.kill('SIGKILL');
-    await serve.exited;
-    await waitForConnection(page, 'connecting');
-    await page.waitForSelector('.conn-text:text("Reconnecting…")');
-    await page.waitForSelector('.conn-detail:text-matches("next attempt in [0-9]+ s|attempt [0-9]+ under way")');
-
-    serve = await startServe(args);
-    await http('PATCH', '/tasks/survivor', { progress: 60, stage: 'verify' });
-    await waitForConnection(page, 'connected');
-    await waitForRow(page, 'survivor', { progress: '60' });
-    await http('PATCH', '/tasks/survivor', { status: 'succeeded' });
-    await waitForRow(page, 'survivor', { status: 'succeeded' });
-    expect(await notReloaded(page)).toBe('still the same page');
-    expect(errors).toEqual([]);
   });
 });

@@ -6,7 +6,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { expect } from 'vitest';
+import type { TestServer } from '../../server/test/helpers/server.js';
 import { build } from 'vite';
 
 export const DASHBOARD = fileURLToPath(new URL('..', import.meta.url));
@@ -57,4 +59,35 @@ export async function waitForRow(
 /** Waits for the connection indicator to be in `state`. */
 export async function waitForConnection(page: Page, state: string, timeout = 20_000): Promise<void> {
   await page.waitForSelector(`.connection[data-state="${state}"]`, { timeout });
+}
+
+/** A page of `browser` at `url` that signed in by itself (dev token) and is connected; its errors are collected. */
+export async function openSignedIn(
+  browser: BrowserContext,
+  pages: Page[],
+  url: string,
+  width = 1280,
+  height = 800,
+): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  pages.push(page);
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.setViewportSize({ width, height });
+  await page.goto(`${url}/`);
+  await waitForConnection(page, 'connected');
+  await page.evaluate(() => {
+    (window as unknown as { __loaded: string }).__loaded = 'still the same page';
+  });
+  return { page, errors };
+}
+
+/** The marker openSignedIn() left: still there means the page was not reloaded. */
+export const notReloaded = (page: Page): Promise<string> =>
+  page.evaluate(() => (window as unknown as { __loaded: string }).__loaded);
+
+/** One API call that must succeed. */
+export async function api(s: { api: TestServer['api'] }, method: string, p: string, body?: unknown): Promise<void> {
+  const res = await s.api(method, p, body);
+  expect(res.status, `${method} ${p}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
 }

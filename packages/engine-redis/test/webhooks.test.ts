@@ -1,13 +1,12 @@
 /**
  * Webhooks with several nodes on one Redis (protocol 1.1 §8): a real receiver on
- * 127.0.0.1 checks every signature with the Standard Webhooks scheme written here
- * from the spec, and that no message is ever in flight from two senders at once.
+ * 127.0.0.1 checks every signature with the Standard Webhooks scheme written from
+ * the spec (the server tests' helper), and that no message is ever in flight from two senders at once.
  * Every message is delivered; and when the node holding a message's lease is
  * SIGKILLed mid-delivery (the receiver never answers it), the other node delivers it
  * once the lease has expired, with the same webhook-id.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createInterface } from 'node:readline';
@@ -15,8 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { API_KEY, JWT_SECRET, closeAllNodes, sleep, startNode, until, type TaskwireNode } from './helpers/nodes.js';
 import { startCluster, startRedis, stopAllRedis } from './helpers/redis.js';
 import type { RedisEngineOptions } from '../src/index.js';
-
-const SECRET = `whsec_${Buffer.from('redis-webhooks-secret-0123456789').toString('base64')}`;
+// The same check of the Standard Webhooks scheme, written from the spec, as the server's own tests.
+import { SECRET, independentlyVerified } from '../../server/test/helpers/webhook-receiver.js';
 
 const children: ChildProcess[] = [];
 process.once('exit', () => {
@@ -29,22 +28,6 @@ afterAll(async () => {
   await Promise.all(receivers.map((r) => r.close()));
   await stopAllRedis();
 });
-
-/** Standard Webhooks, from the spec: base64 HMAC-SHA256 of "id.timestamp.body" with the decoded secret, "v1,". */
-function verified(headers: IncomingMessage['headers'], body: string): boolean {
-  const id = String(headers['webhook-id']);
-  const ts = String(headers['webhook-timestamp']);
-  const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
-  const expected = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest();
-  if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false;
-  return String(headers['webhook-signature'])
-    .split(' ')
-    .some((s) => {
-      const [v, sig] = s.split(',');
-      const got = Buffer.from(sig ?? '', 'base64');
-      return v === 'v1' && got.length === expected.length && timingSafeEqual(got, expected);
-    });
-}
 
 interface Hit {
   id: string;
@@ -76,7 +59,7 @@ async function receiver(): Promise<Receiver> {
         type: payload.type,
         taskId: payload.data.task.id,
         at: Date.now(),
-        verified: verified(req.headers, body),
+        verified: independentlyVerified(req.headers, body),
       };
       r.hits.push(hit);
       if (inFlight.has(hit.id)) r.overlaps += 1;

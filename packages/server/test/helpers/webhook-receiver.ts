@@ -11,10 +11,10 @@ import type { WebhookPayload } from '@taskwire/protocol';
 export const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
 
 /** Standard Webhooks, from the spec: HMAC-SHA256(base64-decoded secret, "id.timestamp.body"), base64, "v1," prefix. */
-export function independentlyVerified(headers: IncomingMessage['headers'], body: string): boolean {
+export function independentlyVerified(headers: IncomingMessage['headers'], body: string, secret = SECRET): boolean {
   const id = String(headers['webhook-id']);
   const ts = String(headers['webhook-timestamp']);
-  const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
   const expected = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest();
   if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false;
   return String(headers['webhook-signature'])
