@@ -146,6 +146,13 @@ describe.each(['sqlite', 'memory'] as const)('webhooks (%s)', (engine) => {
     expect((await t.api('POST', '/webhooks/messages/msg_unknown/retry')).status).toBe(404);
     const user = await t.token({ sub: 'ada' });
     expect((await t.api('GET', '/webhooks/messages', undefined, { token: user })).status).toBe(403);
+    expect((await t.api('POST', `/webhooks/messages/${id}/retry`, undefined, { token: user })).status).toBe(403);
+    expect((await t.api('GET', '/webhooks/messages', undefined, { token: null })).status).toBe(401);
+    for (const bad of ['?status=lost', '?limit=0', '?limit=abc', '?cursor=../etc', '?other=1']) {
+      const res = await t.api('GET', `/webhooks/messages${bad}`);
+      expect(res, bad).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+    }
+    expect((await t.api('POST', '/webhooks/messages/not-a-message-id/retry')).status).toBe(400);
 
     hook.setAnswer((r) => (r.payload.data.task.id === 'gone' ? 410 : 200));
     await ok('POST', '/tasks', { id: 'gone', owner: 'ada' });
