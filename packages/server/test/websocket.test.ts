@@ -290,6 +290,39 @@ describe('close codes the server produces', () => {
     }
   });
 
+  it('answers frames in order when asynchronous work (subscribe, a bad frame) sits between publishes answered at once', async () => {
+    const t = await startTestServer();
+    try {
+      const c = await TestClient.authed(
+        t.wsUrl,
+        await t.token({ sub: 'a', channels: ['room:*'], publish: ['room:*'] }),
+      );
+      const frames = [
+        { op: 'publish', id: 0, channel: 'room:mix', data: 0 },
+        { op: 'subscribe', id: 1, channel: 'room:mix' },
+        { op: 'publish', id: 2, channel: 'room:mix', data: 2 },
+        { op: 'publish', id: 3, channel: 'task:nope', data: 3 },
+        { op: 'ping', id: 4 },
+        { op: 'publish', id: 5, channel: 'room:mix', data: 5 },
+      ];
+      // One TCP write: every frame arrives in the same read.
+      (c.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(
+        Buffer.concat(frames.map((f) => maskedTextFrame(JSON.stringify(f)))),
+      );
+      const replies: Array<{ id: number; error?: { code: string }; result?: { offset?: number } }> = [];
+      for (let i = 0; i < frames.length; i++) replies.push(await c.next((f) => f.type === 'reply', `reply ${i}`));
+      expect(replies.map((r) => r.id)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(replies.map((r) => r.error?.code ?? 'ok')).toEqual(['ok', 'ok', 'ok', 'forbidden', 'ok', 'ok']);
+      // The subscribe answers the position after the publish before it.
+      expect(replies.map((r) => r.result?.offset)).toEqual([1, 1, 2, undefined, undefined, 3]);
+      expect((await c.next((f) => f.type === 'event')).data).toBe(2);
+      expect((await c.next((f) => f.type === 'event')).data).toBe(5);
+      c.close();
+    } finally {
+      await t.close();
+    }
+  });
+
   it('4029 over the per-user and the node connection limits', async () => {
     const t = await startTestServer({ maxConnectionsPerUser: 2, maxConnections: 3 });
     try {
@@ -322,3 +355,16 @@ describe('close codes the server produces', () => {
     await expect(TestClient.connect(t.wsUrl)).rejects.toThrow();
   });
 });
+
+/** A client's (masked, RFC 6455 §5.3) text frame, for writing several frames in one TCP write. */
+function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  if (payload.length >= 126) throw new Error('short frames only');
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const out = Buffer.alloc(6 + payload.length);
+  out[0] = 0x81;
+  out[1] = 0x80 | payload.length;
+  mask.copy(out, 2);
+  for (let i = 0; i < payload.length; i++) out[6 + i] = (payload[i] as number) ^ (mask[i % 4] as number);
+  return out;
+}

@@ -116,6 +116,8 @@ export type CommitResult =
 export interface PublishRequest {
   channel: string;
   data: unknown;
+  /** When given, `JSON.stringify(data)` (the channel service has it from its size check): engines store it as it is. */
+  json?: string;
   /** A repeat within `idempotencyTtlMs` returns the first position and appends nothing. */
   idempotencyKey?: string;
 }
@@ -229,10 +231,11 @@ export type EventListener = (event: StoredEvent) => void;
 export type Unsubscribe = () => Promise<void>;
 
 /**
- * The task half of an engine whose storage is in this process and synchronous
- * (memory, SQLite): the task service then applies a change (get, reduce, commit) in
- * one synchronous step, with no promise per operation, and no other change can
- * interleave on this node. Failures are thrown (TaskwireError `unavailable` once closed).
+ * The synchronous face of an engine whose storage is in this process (memory,
+ * SQLite): the task service then applies a change (get, reduce, commit) in one
+ * synchronous step, with no promise per operation, and no other change can
+ * interleave on this node; the channel service publishes through it, so a
+ * WebSocket publish is answered in the turn that read it. Failures are thrown (TaskwireError `unavailable` once closed).
  */
 export interface SyncTaskStore {
   getTask(id: string): Task | null;
@@ -242,6 +245,8 @@ export interface SyncTaskStore {
   /** Every direct child of a task, as `Engine.children`. */
   children(parentId: string): Task[];
   appendStream(req: StreamAppendRequest): StreamAppendResult;
+  /** A plain channel's publish, as `Engine.publish`: a WebSocket publisher's reply needs no promise. */
+  publish(req: PublishRequest): PublishResult;
 }
 
 /**

@@ -34,7 +34,7 @@ export function registerChannelRoutes(app: TypedApp, channels: ChannelService, p
       ...errorResponses(400, 401, 403, 413),
     },
   };
-  app.post('/channels/:channel/publish', { schema: publishSchema }, (req) =>
+  app.post('/channels/:channel/publish', { schema: publishSchema }, async (req) =>
     channels.publish(requirePrincipal(req), { ...req.body, channel: req.params.channel }),
   );
 

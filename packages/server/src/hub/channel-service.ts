@@ -12,11 +12,11 @@
 import {
   LIMITS,
   TaskwireError,
-  jsonByteLength,
+  jsonTextTooDeep,
   parseChannel,
   taskChannel,
   tooDeepMessage,
-  valueTooDeep,
+  utf8Length,
   type Position,
   type StreamTextResult,
   type SubscribeResult,
@@ -25,15 +25,17 @@ import {
 import type { Logger } from 'pino';
 import { authorizePublish, authorizeSubscribe } from '../auth/permissions.js';
 import type { Principal } from '../auth/types.js';
-import type { Engine, HistoryRequest, HistoryResult } from '../engine/types.js';
+import type { Engine, HistoryRequest, HistoryResult, PublishRequest, PublishResult } from '../engine/types.js';
 import { ConnectionBudget, type BudgetLimits } from './connection-budget.js';
 import type { Hub, Subscriber } from './types.js';
 
 type EndInfo = Parameters<Subscriber['ended']>[1];
 
+const positionOf = ({ event }: PublishResult): Position => ({ epoch: event.epoch, offset: event.offset });
+
 export interface ChannelServiceOptions {
   hub: Hub;
-  engine: Pick<Engine, 'publish' | 'history' | 'readStream'>;
+  engine: Pick<Engine, 'publish' | 'history' | 'readStream' | 'sync'>;
   /** The task of a `task:` channel, for its owner check. */
   getTask(id: string): Promise<Task | null>;
   limits: BudgetLimits & {
@@ -172,31 +174,39 @@ export class ChannelService {
     }
   }
 
-  /** Append one event to a `user:` or `room:` channel; resolves with its position. */
-  publish(p: Principal, req: ChannelPublishRequest): Promise<Position> {
+  /**
+   * Append one event to a `user:` or `room:` channel: its position, at once on an
+   * engine with in-process storage (`Engine.sync`), else when the engine has it. A
+   * refusal is thrown (a TaskwireError). The data is serialized once: that text is
+   * measured, checked for depth, stored and sent.
+   */
+  publish(p: Principal, req: ChannelPublishRequest): Position | Promise<Position> {
     const denied = authorizePublish(p, req.channel);
-    if (denied) return Promise.reject(denied);
-    if (req.data === undefined) return Promise.reject(new TaskwireError('bad_request', 'data is required'));
-    if (valueTooDeep(req.data)) return Promise.reject(new TaskwireError('bad_request', tooDeepMessage('data')));
-    if (jsonByteLength(req.data) > LIMITS.jsonBytes) {
-      return Promise.reject(new TaskwireError('bad_request', `data is over ${LIMITS.jsonBytes / 1024} KiB of JSON`));
+    if (denied) throw denied;
+    const json = req.data === undefined ? undefined : JSON.stringify(req.data);
+    if (json === undefined) throw new TaskwireError('bad_request', 'data is required');
+    // A UTF-16 unit is at most 3 bytes of UTF-8: short texts need no count.
+    if (json.length * 3 > LIMITS.jsonBytes && utf8Length(json) > LIMITS.jsonBytes) {
+      throw new TaskwireError('bad_request', `data is over ${LIMITS.jsonBytes / 1024} KiB of JSON`);
     }
-    let pending;
+    if (jsonTextTooDeep(json)) throw new TaskwireError('bad_request', tooDeepMessage('data'));
+    const request: PublishRequest = {
+      channel: req.channel,
+      data: req.data,
+      json,
+      ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
+    };
+    const sync = this.engine.sync;
+    let pending: Promise<PublishResult>;
     try {
-      pending = this.engine.publish({
-        channel: req.channel,
-        data: req.data,
-        ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
-      });
+      if (sync) return positionOf(sync.publish(request));
+      pending = this.engine.publish(request);
     } catch (err) {
-      return Promise.reject(this.failure(err));
+      throw this.failure(err);
     }
-    return pending.then(
-      ({ event }) => ({ epoch: event.epoch, offset: event.offset }),
-      (err: unknown) => {
-        throw this.failure(err);
-      },
-    );
+    return pending.then(positionOf, (err: unknown) => {
+      throw this.failure(err);
+    });
   }
 
   /** A TaskwireError as it is; anything else is an engine failure: logged, answered `unavailable`. */

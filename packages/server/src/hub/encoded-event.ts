@@ -27,10 +27,8 @@ export function eventPrefix(channel: string, epoch: string): Buffer {
 
 const CLOSE_BRACE = 0x7d;
 
-/** Encode one event; `dataJson` is the JSON text of its data. */
-export function encodeEvent(prefix: Buffer, offset: number, time: number, dataJson: string): EncodedEvent {
-  const middle = `${offset},"time":${time},"data":`;
-  const n = prefix.length + middle.length + Buffer.byteLength(dataJson) + 1;
+/** A buffer of `n` payload bytes behind an unmasked WebSocket text frame header; returns it and the header's length. */
+function textFrame(n: number): { out: Buffer; head: number } {
   const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
   const out = Buffer.allocUnsafe(head + n);
   out[0] = 0x81; // FIN + text
@@ -42,9 +40,23 @@ export function encodeEvent(prefix: Buffer, offset: number, time: number, dataJs
     out[1] = 127;
     out.writeBigUInt64BE(BigInt(n), 2);
   }
+  return { out, head };
+}
+
+/** Encode one event; `dataJson` is the JSON text of its data. */
+export function encodeEvent(prefix: Buffer, offset: number, time: number, dataJson: string): EncodedEvent {
+  const middle = `${offset},"time":${time},"data":`;
+  const { out, head } = textFrame(prefix.length + middle.length + Buffer.byteLength(dataJson) + 1);
   let at = head + prefix.copy(out, head);
   at += out.write(middle, at, 'latin1');
   at += out.write(dataJson, at, 'utf8');
   out[at] = CLOSE_BRACE;
   return new EncodedEvent(out, head);
+}
+
+/** One complete unmasked WebSocket text frame of `text` (a reply, an error): one buffer, one write. */
+export function encodeTextFrame(text: string): Buffer {
+  const { out, head } = textFrame(Buffer.byteLength(text));
+  out.write(text, head, 'utf8');
+  return out;
 }

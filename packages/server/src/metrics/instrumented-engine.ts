@@ -13,7 +13,7 @@
  * (the Hub observes the delivery latency). Methods are plain properties, so a test
  * may still replace one (`engine.ping = …`).
  */
-import type { CommitRequest, CommitResult, Engine, StreamAppendRequest } from '../engine/types.js';
+import type { CommitRequest, CommitResult, Engine, PublishRequest, StreamAppendRequest } from '../engine/types.js';
 import { TaskwireError } from '@taskwire/protocol';
 import { attempt } from '../util/attempt.js';
 import type { Metrics } from './metrics.js';
@@ -109,10 +109,11 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
   const sync = engine.sync;
   const syncCommit = sync && timedSync('commit', (req: CommitRequest) => sync.commit(req));
   const syncCommitAll = sync && timedSync('commit', (reqs: readonly CommitRequest[]) => sync.commitAll(reqs));
+  const syncPublish = sync && timedSync('publish', (req: PublishRequest) => sync.publish(req));
 
   return {
     kind: engine.kind,
-    ...(sync && syncCommit && syncCommitAll
+    ...(sync && syncCommit && syncCommitAll && syncPublish
       ? {
           sync: {
             getTask: timedSync('getTask', (id: string) => sync.getTask(id)),
@@ -120,6 +121,11 @@ export function instrumentEngine(engine: Engine, metrics: Metrics): Engine {
             commitAll: (reqs: readonly CommitRequest[]) => counted(syncCommitAll(reqs)),
             children: timedSync('children', (id: string) => sync.children(id)),
             appendStream: timedSync('appendStream', (req: StreamAppendRequest) => sync.appendStream(req)),
+            publish: (req: PublishRequest) => {
+              const result = syncPublish(req);
+              if (!result.duplicate) metrics.published.total += 1;
+              return result;
+            },
           },
         }
       : {}),

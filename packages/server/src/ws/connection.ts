@@ -4,9 +4,8 @@
  *
  * - States and their single transition point: `connection-state.ts`. Cleanup (hub
  *   subscriptions, user slot, timer) runs exactly once, on leaving authenticating/open.
- * - Frames are processed strictly in order (a promise chain). Backpressure, not
- *   rejection: with `maxPendingFrames` queued the socket stops being read (TCP slows
- *   the sender down) until the queue is half drained; nothing is refused or closed.
+ * - Frames are processed strictly in order, with backpressure, not rejection
+ *   (`frame-order.ts`): a frame whose work is synchronous is answered at once.
  * - One timer slot: the auth timeout, then the token expiry, then the close grace.
  * - Nothing is sent unless the socket is open; after every send, a send buffer over
  *   `sendBufferBytes` closes the connection with 4009 (slow consumer).
@@ -19,6 +18,7 @@ import {
   isValidChannel,
   parseClientFrame,
   type ErrorCode,
+  type Position,
   type PublishFrame,
   type RefreshFrame,
   type StreamFrame,
@@ -39,15 +39,16 @@ import {
 } from './connection-parts.js';
 import { canSend, releasesResources, transition, type ConnectionState } from './connection-state.js';
 import type { ConnectionDeps, Credential, WireSocket } from './connection-types.js';
+import { FrameOrder } from './frame-order.js';
 
 export type { ConnectionDeps, Credential, WireSocket };
 
 /** setTimeout's largest delay; a later token expiry is re-checked when it fires. */
 const MAX_TIMER_MS = 2_147_483_647;
 const EMPTY_RESULT = '{}';
-const IDLE: Promise<void> = Promise.resolve();
+const positionJson = (p: Position): string => `{"epoch":${JSON.stringify(p.epoch)},"offset":${p.offset}}`;
 
-export class Connection<S extends WireSocket = WireSocket> implements Subscriber {
+export class Connection<S extends WireSocket = WireSocket> extends FrameOrder implements Subscriber {
   private state: ConnectionState = 'authenticating';
   private principal: Principal | null = null;
   /** Channel → whether its subscribe is still being set up. */
@@ -55,17 +56,13 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
   private readonly timer: TimerSlot;
   /** Made by the first bad frame. */
   private badFrames: BadFrameWindow | null = null;
-  /** The tail of the frames being processed; the shared settled promise when none is. */
-  private queue: Promise<void> = IDLE;
-  private queued = 0;
-  /** Reading is paused until the queue drains (backpressure). */
-  private paused = false;
 
   constructor(
     readonly id: string,
     readonly socket: S,
     private readonly deps: ConnectionDeps<S>,
   ) {
+    super();
     this.timer = new TimerSlot(deps.timers);
   }
 
@@ -92,11 +89,6 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
   onMessage(text: string | null): void {
     if (!canSend(this.state)) return;
     this.enqueue(() => this.process(text));
-    // Frames already read from the socket still arrive (at most one read's worth); none is refused.
-    if (!this.paused && this.queued >= this.deps.config.maxPendingFrames) {
-      this.paused = true;
-      this.socket.pause();
-    }
   }
 
   /** The transport reports its socket closed (any reason). */
@@ -137,6 +129,27 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
 
   /* ---------- internals ---------- */
 
+  protected get running(): boolean {
+    return canSend(this.state);
+  }
+
+  protected failed(err: unknown): void {
+    this.deps.logger.error({ err, connection: this.id }, 'ws: frame handling failed');
+    this.closeWith(CLOSE.internal);
+  }
+
+  protected get maxPending(): number {
+    return this.deps.config.maxPendingFrames;
+  }
+
+  protected pauseReading(): void {
+    this.socket.pause();
+  }
+
+  protected resumeReading(): void {
+    this.socket.resume();
+  }
+
   /** The single transition point: runs exit and entry actions. */
   private setState(to: ConnectionState): void {
     const from = this.state;
@@ -160,25 +173,6 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
       this.deps.channels.budget.leave('ws');
       this.deps.channels.budget.releaseUser(this.principal.sub);
     }
-  }
-
-  private enqueue(work: () => Promise<void>): void {
-    this.queued += 1;
-    this.queue = this.queue.then(async () => {
-      try {
-        if (canSend(this.state)) await work();
-      } catch (err) {
-        this.deps.logger.error({ err, connection: this.id }, 'ws: frame handling failed');
-        this.closeWith(CLOSE.internal);
-      } finally {
-        // Nothing left queued: let the chain go (an idle connection holds no promise of its own).
-        if (--this.queued === 0) this.queue = IDLE;
-        if (this.paused && this.queued <= this.deps.config.maxPendingFrames >> 1) {
-          this.paused = false;
-          this.socket.resume();
-        }
-      }
-    });
   }
 
   private send(text: string): void {
@@ -214,7 +208,7 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
       this.closeWith(CLOSE.badFrames, '20 bad frames within a minute');
   }
 
-  private async process(text: string | null): Promise<void> {
+  private process(text: string | null): Promise<void> | void {
     const parsed = text === null ? null : parseClientFrame(text);
     if (this.state === 'authenticating') {
       if (parsed?.ok && parsed.frame.op === 'auth') {
@@ -342,9 +336,16 @@ export class Connection<S extends WireSocket = WireSocket> implements Subscriber
     this.reply(f.id, EMPTY_RESULT);
   }
 
-  private publish(f: PublishFrame): Promise<void> {
-    const at = this.deps.channels.publish(this.requirePrincipal(), f);
-    return this.answer(f.id, at, (p) => `{"epoch":${JSON.stringify(p.epoch)},"offset":${p.offset}}`);
+  /** Answered at once when the engine is in process (no promise), else when its write resolves. */
+  private publish(f: PublishFrame): Promise<void> | void {
+    let at: Position | Promise<Position>;
+    try {
+      at = this.deps.channels.publish(this.requirePrincipal(), f);
+    } catch (err) {
+      return this.replyError(f.id, err instanceof TaskwireError ? err : internalError(err));
+    }
+    if (at instanceof Promise) return this.answer(f.id, at, positionJson);
+    this.reply(f.id, positionJson(at));
   }
 
   private readStream(f: StreamFrame): Promise<void> {

@@ -4,25 +4,30 @@
  * socket: no closures, no per-socket listener functions (the endpoint's listeners are
  * shared and find the wire by its socket).
  *
- * Hub events go out as the frame the Hub built once for every socket, written
- * straight to the TCP socket ws writes to. With no extension negotiated (taskwire
- * never enables permessage-deflate) ws's Sender writes synchronously, so such a write
- * stays in order with ws's own replies, pings and close frame, and ws.bufferedAmount
- * still counts it (it sits in the socket's writable buffer). Otherwise, or once the
- * socket is not open, ws frames the payload itself.
+ * With no extension negotiated (taskwire never enables permessage-deflate) ws's
+ * Sender writes synchronously, so frames built here and written straight to the TCP
+ * socket ws writes to stay in order with ws's own pings and close frame, and
+ * ws.bufferedAmount still counts them (they sit in the socket's writable buffer):
+ * Hub events go out as the frame the Hub built once for every socket, and replies as
+ * one buffer each (no header and payload pair). Writes of one turn are batched
+ * (`write-batch.ts`). Otherwise, or once the socket is not open, ws frames the
+ * payload itself.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import type { EncodedEvent } from '../hub/encoded-event.js';
+import { encodeTextFrame, type EncodedEvent } from '../hub/encoded-event.js';
 import type { Connection, WireSocket } from './connection.js';
+import { beforeWrite, type Batched } from './write-batch.js';
 
 const TEXT = { binary: false } as const;
 
-export class Wire implements WireSocket {
+export class Wire implements WireSocket, Batched {
   /** Set right after construction (the connection needs its wire first). */
   conn!: Connection;
   /** Pings sent since the last pong. */
   missed = 0;
+  turn = -1;
+  corked = false;
   private readonly direct: boolean;
 
   constructor(
@@ -33,12 +38,26 @@ export class Wire implements WireSocket {
   }
 
   send(text: string): void {
-    this.ws.send(text, TEXT);
+    if (this.direct && this.ws.readyState === 1) this.write(encodeTextFrame(text));
+    else this.ws.send(text, TEXT);
   }
 
   sendEvent(event: EncodedEvent): void {
-    if (this.direct && this.ws.readyState === 1) this.raw.write(event.wsFrame);
+    if (this.direct && this.ws.readyState === 1) this.write(event.wsFrame);
     else this.ws.send(event.payload, TEXT);
+  }
+
+  private write(frame: Buffer): void {
+    beforeWrite(this);
+    this.raw.write(frame);
+  }
+
+  cork(): void {
+    this.raw.cork();
+  }
+
+  uncork(): void {
+    this.raw.uncork();
   }
 
   close(code: number, reason: string): void {

@@ -128,6 +128,10 @@ export class MemoryEngine implements Engine {
       this.alive();
       return this.appendStreamNow(req);
     },
+    publish: (req) => {
+      this.alive();
+      return this.publishNow(req);
+    },
   };
 
   getTask(id: string): Promise<Task | null> {
@@ -248,19 +252,21 @@ export class MemoryEngine implements Engine {
   }
 
   publish(req: PublishRequest): Promise<PublishResult> {
-    return this.run((): PublishResult => {
-      const now = this.now();
-      const keyId = req.idempotencyKey === undefined ? null : `${req.channel}\n${req.idempotencyKey}`;
-      if (keyId !== null) {
-        const first = this.publishKeys.get(keyId, now);
-        if (first) return { event: first, duplicate: true };
-      }
-      const event = this.append(req.channel, req.data, jsonOf(req.data), now);
-      if (keyId !== null) this.publishKeys.set(keyId, event, this.limits.idempotencyTtlMs, now);
-      this.maintain(now);
-      this.fanout.deliver([event]);
-      return { event, duplicate: false };
-    });
+    return this.run(() => this.publishNow(req));
+  }
+
+  private publishNow(req: PublishRequest): PublishResult {
+    const now = this.now();
+    const keyId = req.idempotencyKey === undefined ? null : `${req.channel}\n${req.idempotencyKey}`;
+    if (keyId !== null) {
+      const first = this.publishKeys.get(keyId, now);
+      if (first) return { event: first, duplicate: true };
+    }
+    const event = this.append(req.channel, req.data, req.json ?? jsonOf(req.data), now);
+    if (keyId !== null) this.publishKeys.set(keyId, event, this.limits.idempotencyTtlMs, now);
+    this.maintain(now);
+    this.fanout.deliver([event]);
+    return { event, duplicate: false };
   }
 
   history(channel: string, req: HistoryRequest): Promise<HistoryResult> {

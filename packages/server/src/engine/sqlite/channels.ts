@@ -118,7 +118,7 @@ export function publishEvent(st: Statements, limits: EngineLimits, req: PublishR
     if (first !== undefined) return { event: eventOfRecord(first), duplicate: true };
   }
   const writer = new ChannelWriter(st, limits, now);
-  const event = writer.append(req.channel, req.data);
+  const event = writer.append(req.channel, req.data, req.json);
   writer.finish();
   if (keyId !== null) st.putKey.run(keyId, positionRecord(event), now + limits.idempotencyTtlMs);
   return { event, duplicate: false };

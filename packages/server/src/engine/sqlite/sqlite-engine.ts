@@ -141,6 +141,7 @@ export class SqliteEngine implements Engine {
     commitAll: (reqs) => this.guard(() => this.commitNow(reqs, this.open())),
     children: (parentId) => this.guard(() => this.childrenNow(parentId, this.open())),
     appendStream: (req) => this.guard(() => this.appendNow(req, this.open())),
+    publish: (req) => this.guard(() => this.publishNow(req, this.open())),
   };
 
   readonly outbox: Outbox = outboxPort((fn) => this.run(({ box }) => fn(box)));
@@ -215,13 +216,15 @@ export class SqliteEngine implements Engine {
   }
 
   publish(req: PublishRequest): Promise<PublishResult> {
-    return this.run(({ st, tx }) => {
-      const now = this.now();
-      const result = tx(() => publishEvent(st, this.limits, req, now));
-      // Delivered only once committed, and only when something was appended.
-      if (!result.duplicate) this.fanout.deliver([result.event]);
-      return result;
-    });
+    return this.run((open) => this.publishNow(req, open));
+  }
+
+  private publishNow(req: PublishRequest, { st, tx }: Open): PublishResult {
+    const now = this.now();
+    const result = tx(() => publishEvent(st, this.limits, req, now));
+    // Delivered only once committed, and only when something was appended.
+    if (!result.duplicate) this.fanout.deliver([result.event]);
+    return result;
   }
 
   history(channel: string, req: HistoryRequest): Promise<HistoryResult> {
