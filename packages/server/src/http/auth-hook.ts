@@ -11,7 +11,12 @@ import { TaskwireError } from '@taskwire/protocol';
 import { API_KEY_PRINCIPAL } from '../auth/authenticator.js';
 import { AuthError, type Authenticator, type Principal } from '../auth/types.js';
 
-const principals = new WeakMap<FastifyRequest, Principal>();
+/**
+ * The caller, on the request itself: a request decoration (a field every request of the
+ * scope is constructed with), cheaper than a WeakMap entry per request.
+ */
+const PRINCIPAL = Symbol('taskwire.principal');
+type Authenticated = FastifyRequest & { [PRINCIPAL]?: Principal | null };
 
 export interface TaskwireRouteConfig {
   /** Accept `?token=` and `?ticket=` (SSE). */
@@ -19,6 +24,7 @@ export interface TaskwireRouteConfig {
 }
 
 export function registerAuthHook(app: FastifyInstance, auth: Authenticator): void {
+  app.decorateRequest(PRINCIPAL, null);
   // A callback hook, not an async one: the API key (every backend request) is checked
   // synchronously, with no promise per request; only a JWT or a ticket waits.
   app.addHook('onRequest', (req, _reply, done) => {
@@ -34,13 +40,13 @@ export function registerAuthHook(app: FastifyInstance, auth: Authenticator): voi
     } else if (isPromise(found)) {
       found.then(
         (p) => {
-          principals.set(req, p);
+          (req as Authenticated)[PRINCIPAL] = p;
           done();
         },
         (err: unknown) => done(httpAuthError(err)),
       );
     } else {
-      principals.set(req, found);
+      (req as Authenticated)[PRINCIPAL] = found;
       done();
     }
   });
@@ -78,7 +84,7 @@ function authenticate(req: FastifyRequest, auth: Authenticator): Principal | Pro
 
 /** The caller, or 401. */
 export function requirePrincipal(req: FastifyRequest): Principal {
-  const p = principals.get(req);
+  const p = (req as Authenticated)[PRINCIPAL];
   if (!p) throw new TaskwireError('unauthorized', 'credentials required: Authorization: Bearer <token or API key>');
   return p;
 }
