@@ -33,9 +33,9 @@ export class HttpRequestCounter {
   /** One answered request: its method, route pattern (`unmatched` for none) and status code. */
   count(method: string, route: string, status: number): void {
     let byMethod = this.byRoute.get(route);
-    if (byMethod === undefined) this.byRoute.set(route, (byMethod = new Map()));
+    if (byMethod === undefined) this.byRoute.set(route, (byMethod = new Map<string, Map<number, Cell>>()));
     let byStatus = byMethod.get(method);
-    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map<number, Cell>()));
     let cell = byStatus.get(status);
     if (cell === undefined) {
       cell = { labels: { method, route, status: String(status) }, n: 0 };
