@@ -143,6 +143,22 @@ describe('API key', () => {
     expect(check('')).toBe(false);
     expect(createApiKeyCheck(null)('anything')).toBe(false);
   });
+
+  it('compares UTF-8 bytes: prefixes, longer values, other characters of the same length never match', () => {
+    const key = 'kéy-🔑-0123456789';
+    const check = createApiKeyCheck(key);
+    expect(check(key)).toBe(true);
+    // Checked again after other values went through the same scratch buffer.
+    for (const other of [key.slice(0, -1), `${key}0`, 'x'.repeat(4096), 'key-🔑-01234567890', 'kéy-🔒-0123456789']) {
+      expect(check(other), other.slice(0, 20)).toBe(false);
+      expect(check(key)).toBe(true);
+    }
+    // 'é' is two bytes: the same byte length with other characters, and the same character count with fewer bytes.
+    expect(check('kxxy-🔑-0123456789')).toBe(false);
+    expect(check('kxy-🔑-0123456789')).toBe(false);
+    expect(check('x'.repeat(4097))).toBe(false);
+    expect(createApiKeyCheck('')('')).toBe(false);
+  });
 });
 
 describe('tickets', () => {

@@ -110,4 +110,25 @@ describe('logging', () => {
     for (const s of secrets)
       expect(text.includes(s), `a credential leaked into the log: ${s.slice(0, 12)}…`).toBe(false);
   });
+  it('every request logs with its own reqId (a child logger per request) when the level lets it through', async () => {
+    const out = new Capture();
+    const t = await startTestServer({ logDestination: out, logLevel: 'info' });
+    try {
+      await t.api('POST', '/tasks', { owner: 'alice', title: 'logged' });
+      await t.api('GET', '/tasks/missing-task');
+    } finally {
+      await t.close();
+    }
+    const lines = out.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg?: string; reqId?: string; req?: { url?: string } });
+    const incoming = lines.filter((l) => l.msg === 'incoming request');
+    const completed = lines.filter((l) => l.msg === 'request completed');
+    expect(incoming.map((l) => l.req?.url)).toEqual(['/api/v1/tasks', '/api/v1/tasks/missing-task']);
+    const ids = incoming.map((l) => l.reqId);
+    expect(ids.every((id) => typeof id === 'string' && id !== '')).toBe(true);
+    expect(new Set(ids).size).toBe(2);
+    expect(completed.map((l) => l.reqId)).toEqual(ids);
+  });
 });

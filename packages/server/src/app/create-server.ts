@@ -13,6 +13,7 @@ import {
   frameworkErrorHandler,
   notFoundHandler,
 } from '../http/errors.js';
+import { requestLogger } from '../logging/logger.js';
 import { taskwirePlugin } from './plugin.js';
 import { createRuntime, type TaskwireOptions } from './runtime.js';
 import type { TaskwireServer } from './server-types.js';
@@ -33,6 +34,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
   const loggerInstance: FastifyBaseLogger = ctx.logger;
   const app = Fastify({
     loggerInstance,
+    // No child logger per request while the logger is silent (logging/logger.ts).
+    childLoggerFactory: requestLogger,
     bodyLimit: LIMITS.bodyBytes,
     return503OnClosing: true,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

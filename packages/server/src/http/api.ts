@@ -6,7 +6,7 @@
  */
 import type { HttpContext, ServerStats } from './types.js';
 import type { FastifyInstance } from 'fastify';
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { LIMITS, TaskwireError, jsonTextTooDeep, tooDeepMessage } from '@taskwire/protocol';
 import { registerAuthHook } from './auth-hook.js';
 import { registerChannelRoutes } from './channels.js';
@@ -18,6 +18,7 @@ import { registerOpsRoutes } from './ops.js';
 import { registerSseRoute } from './sse.js';
 import type { SseGateway } from './sse-stream.js';
 import { registerTaskRoutes } from './tasks.js';
+import { validatorCompiler } from './validator.js';
 import { registerWebhookRoutes } from './webhooks.js';
 
 export interface HttpApiOptions {
@@ -31,7 +32,7 @@ export interface HttpApiOptions {
 
 export async function httpApi(scope: FastifyInstance, opts: HttpApiOptions): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(validatorCompiler);
   prepareScope(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);

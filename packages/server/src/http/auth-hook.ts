@@ -11,7 +11,12 @@ import { TaskwireError } from '@taskwire/protocol';
 import { API_KEY_PRINCIPAL } from '../auth/authenticator.js';
 import { AuthError, type Authenticator, type Principal } from '../auth/types.js';
 
-const principals = new WeakMap<FastifyRequest, Principal>();
+/**
+ * The caller, on the request itself: a request decoration (a field every request of the
+ * scope is constructed with), cheaper than a WeakMap entry per request.
+ */
+const PRINCIPAL = Symbol('taskwire.principal');
+type Authenticated = FastifyRequest & { [PRINCIPAL]?: Principal | null };
 
 export interface TaskwireRouteConfig {
   /** Accept `?token=` and `?ticket=` (SSE). */
@@ -19,40 +24,67 @@ export interface TaskwireRouteConfig {
 }
 
 export function registerAuthHook(app: FastifyInstance, auth: Authenticator): void {
-  app.addHook('onRequest', async (req) => {
-    const p = await authenticate(req, auth);
-    if (p) principals.set(req, p);
+  app.decorateRequest(PRINCIPAL, null);
+  // A callback hook, not an async one: the API key (every backend request) is checked
+  // synchronously, with no promise per request; only a JWT or a ticket waits.
+  app.addHook('onRequest', (req, _reply, done) => {
+    let found: Principal | Promise<Principal> | null;
+    try {
+      found = authenticate(req, auth);
+    } catch (err) {
+      done(httpAuthError(err));
+      return;
+    }
+    if (found === null) {
+      done();
+    } else if (isPromise(found)) {
+      found.then(
+        (p) => {
+          (req as Authenticated)[PRINCIPAL] = p;
+          done();
+        },
+        (err: unknown) => done(httpAuthError(err)),
+      );
+    } else {
+      (req as Authenticated)[PRINCIPAL] = found;
+      done();
+    }
   });
 }
 
-async function authenticate(req: FastifyRequest, auth: Authenticator): Promise<Principal | null> {
+const isPromise = (x: Principal | Promise<Principal>): x is Promise<Principal> =>
+  typeof (x as { then?: unknown }).then === 'function';
+
+/** An AuthError answers 401 `unauthorized`; anything else goes to the error handler as it is. */
+function httpAuthError(err: unknown): Error {
+  if (err instanceof AuthError) return new TaskwireError('unauthorized', err.message);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The caller: at once for the API key, later for a token or a ticket; null without credentials. */
+function authenticate(req: FastifyRequest, auth: Authenticator): Principal | Promise<Principal> | null {
   const header = req.headers.authorization;
-  try {
-    if (header !== undefined) {
-      const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-      if (!m?.[1]) throw new AuthError('invalid', 'Authorization header must be "Bearer <token>"');
-      if (auth.isApiKey(m[1])) return API_KEY_PRINCIPAL;
-      return await auth.verifyToken(m[1]);
-    }
-    const config = req.routeOptions.config as TaskwireRouteConfig | undefined;
-    if (config?.queryAuth === true) {
-      const q = req.query as Record<string, unknown> | undefined;
-      if (typeof q?.ticket === 'string') return await auth.redeemTicket(q.ticket);
-      if (typeof q?.token === 'string') {
-        if (auth.isApiKey(q.token)) return API_KEY_PRINCIPAL;
-        return await auth.verifyToken(q.token);
-      }
-    }
-    return null;
-  } catch (err) {
-    if (err instanceof AuthError) throw new TaskwireError('unauthorized', err.message);
-    throw err;
+  if (header !== undefined) {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    if (!m?.[1]) throw new AuthError('invalid', 'Authorization header must be "Bearer <token>"');
+    if (auth.isApiKey(m[1])) return API_KEY_PRINCIPAL;
+    return auth.verifyToken(m[1]);
   }
+  const config = req.routeOptions.config as TaskwireRouteConfig | undefined;
+  if (config?.queryAuth === true) {
+    const q = req.query as Record<string, unknown> | undefined;
+    if (typeof q?.ticket === 'string') return auth.redeemTicket(q.ticket);
+    if (typeof q?.token === 'string') {
+      if (auth.isApiKey(q.token)) return API_KEY_PRINCIPAL;
+      return auth.verifyToken(q.token);
+    }
+  }
+  return null;
 }
 
 /** The caller, or 401. */
 export function requirePrincipal(req: FastifyRequest): Principal {
-  const p = principals.get(req);
+  const p = (req as Authenticated)[PRINCIPAL];
   if (!p) throw new TaskwireError('unauthorized', 'credentials required: Authorization: Bearer <token or API key>');
   return p;
 }

@@ -54,7 +54,7 @@ export function registerMetricsRoute(app: FastifyInstance, ctx: HttpContext): vo
 export function countHttpRequests(app: FastifyInstance, metrics: Metrics): void {
   const counter = metrics.httpRequests;
   app.addHook('onResponse', (req, reply, done) => {
-    counter.inc({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    counter.count(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode);
     done();
   });
 }

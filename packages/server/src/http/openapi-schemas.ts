@@ -5,11 +5,14 @@
  * the security requirements (see ./docs.ts for the schemes).
  *
  * Response schemas document; they do not change what is sent: `prepareScope()` sets
- * a serializer that is plain `JSON.stringify`, exactly as without a schema.
+ * a serializer that is plain `JSON.stringify`, exactly as without a schema (a snapshot
+ * a change just committed is not serialized again: its text is taken from its events,
+ * `jsonOfSnapshot` in tasks/commits.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { ErrorResponseSchema, TaskSchema, httpStatusOf, type ErrorCode } from '@taskwire/protocol';
 import { Type } from 'typebox';
+import { jsonOfSnapshot } from '../tasks/commits.js';
 
 export const TASK_REF = { $ref: 'Task#' } as const;
 export const ERROR_REF = { $ref: 'ErrorResponse#' } as const;
@@ -114,9 +117,9 @@ export const SECURITY = {
   metrics: [{ metricsToken: [] }],
 } as const;
 
-/** Share the Task and ErrorResponse schemas in this scope and serialize with plain JSON.stringify. */
+/** Share the Task and ErrorResponse schemas in this scope and serialize with plain JSON.stringify (see above). */
 export function prepareScope(scope: FastifyInstance): void {
   if (scope.getSchema('Task') === undefined) scope.addSchema(TaskSchema);
   if (scope.getSchema('ErrorResponse') === undefined) scope.addSchema(ErrorResponseSchema);
-  scope.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  scope.setSerializerCompiler(() => jsonOfSnapshot);
 }

@@ -70,9 +70,11 @@ export function registerTaskRoutes(app: TypedApp, ctx: HttpContext): void {
     body: UpdateTaskBody,
     response: { 200: taskResponse('The new snapshot.'), ...errorResponses(400, 401, 403, 404, 409, 413) },
   };
-  app.patch('/tasks/:id', { schema: updateSchema }, async (req) => {
+  app.patch('/tasks/:id', { schema: updateSchema }, (req, reply) => {
     requireApiKey(req);
-    return tasks.update(req.params.id, req.body);
+    // On an engine with synchronous storage the answer is sent in this turn: no promise per update.
+    const now = tasks.updateNow?.(req.params.id, req.body) ?? null;
+    return now !== null ? reply.send(now) : tasks.update(req.params.id, req.body);
   });
 
   const logsSchema = {

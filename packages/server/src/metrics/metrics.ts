@@ -9,11 +9,13 @@
  * delivery latency is observed once per event per channel, at its first socket write
  * (the Hub calls `observeDeliveryLatency`), not once per socket. The histograms fed on
  * the hot path (delivery latency, engine operations) are `HotHistogram`s: no label
- * hashing or allocation per observation.
+ * hashing or allocation per observation, and the HTTP request counter adds one to a
+ * plain number per request (`http-requests.ts`).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Transport, TransportCounts } from '../hub/types.js';
 import { HotHistogram, type HotSeries } from './hot-histogram.js';
+import { HttpRequestCounter } from './http-requests.js';
 
 export type { Transport, TransportCounts };
 export const TRANSPORTS: readonly Transport[] = ['ws', 'sse', 'longpoll'];
@@ -49,7 +51,8 @@ export class Metrics {
   /** Writes that failed for the storage (a full disk, Redis away), and whether the last write did. */
   readonly writeFailures: Counter;
   readonly writes = { failing: false };
-  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** Answered HTTP requests: counted in plain numbers, read at scrape time. */
+  readonly httpRequests: HttpRequestCounter;
   private readonly latency: HotSeries;
   private sources: MetricsSources | null = null;
 
@@ -161,12 +164,7 @@ export class Metrics {
         this.set(writes.failing ? 1 : 0);
       },
     });
-    this.httpRequests = new Counter({
-      name: 'taskwire_http_requests_total',
-      help: 'HTTP requests answered, by method, route pattern and status code.',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    });
+    this.httpRequests = new HttpRequestCounter(registers);
     // Event loop delay sampled every 100 ms, not prom-client's default 10 ms: that timer would be most of
     // an idle node's wakeups (and CPU); a stall of more than a few ms still shows.
     if (opts.processMetrics !== false) {

@@ -95,6 +95,18 @@ export class Changes {
     return this.serialized(id, () => this.changeWithRetry(id, change, extra, holding));
   }
 
+  /**
+   * A change applied in this turn when it can be (an engine with synchronous storage,
+   * no change of the task queued on this node, the compare-and-set won): the new
+   * snapshot; null when it has to take apply()'s asynchronous path. Throws what apply()
+   * would reject with.
+   */
+  applyNow(id: string, change: TaskChange): Task | null {
+    const sync = this.engine.sync;
+    if (!sync || this.queues.has(id)) return null;
+    return this.changeNow(sync, id, change, [], undefined);
+  }
+
   /** apply() for a caller already inside serialized(id): it must not queue behind itself. */
   applyInTurn(id: string, change: TaskChange): Promise<Task> {
     return this.changeWithRetry(id, change, [], undefined);

@@ -42,13 +42,29 @@ export function changeCommit(
   };
 }
 
+/** The snapshot whose events were made last, and its JSON text (snapshots are frozen: the text stays true). */
+const last: { task: Task | null; json: string } = { task: null, json: '' };
+
+/**
+ * `JSON.stringify(value)`, taken from the events' text when `value` is the snapshot
+ * whose events were made last: an HTTP answer with the snapshot a change just
+ * committed (create, update, cancel, …) serializes it once, not twice.
+ */
+export function jsonOfSnapshot(value: unknown): string {
+  return value !== null && value === last.task ? last.json : JSON.stringify(value);
+}
+
 /**
  * Events of a snapshot change: mirrored on the task's channel and its owner's, with
  * the one JSON text of their data (engines store it, the Hub sends it as it is).
  */
 export function snapshotEvents(kind: 'task.created' | 'task.updated', task: Task): CommitRequest['events'] {
   const data: TaskEventData = { kind, task };
-  const json = JSON.stringify(data);
+  // The same text as JSON.stringify(data): `kind` needs no escaping.
+  const taskJson = JSON.stringify(task);
+  const json = `{"kind":"${kind}","task":${taskJson}}`;
+  last.task = task;
+  last.json = taskJson;
   return [
     { channel: taskChannel(task.id), data, json },
     { channel: userChannel(task.owner), data, json },

@@ -230,6 +230,35 @@ describe('task service: changes', () => {
   });
 });
 
+describe('task service: updateNow', () => {
+  it('applies an update in the same turn on a synchronous engine, with the events update() publishes', async () => {
+    const { engine, service } = setup();
+    const s = service();
+    await s.create({ id: 'job', owner: 'alice' });
+    const t = s.updateNow?.('job', { progress: 10 });
+    expect(t).toMatchObject({ progress: 10, version: 2 });
+    expect(await s.get('job')).toEqual(t);
+    expect(await kinds(engine, 'user:alice')).toEqual([
+      ['task.created', 1],
+      ['task.updated', 2],
+    ]);
+    // Errors are thrown as update() rejects with them.
+    expect(() => s.updateNow?.('missing', { progress: 1 })).toThrow(TaskwireError);
+    await s.update('job', { status: 'succeeded' });
+    expect(() => s.updateNow?.('job', { status: 'running' })).toThrow(expect.objectContaining({ code: 'conflict' }));
+  });
+
+  it('answers null, changing nothing, on an engine without synchronous storage (then update() applies it)', async () => {
+    const { engine, service } = setup();
+    await service().create({ id: 'job', owner: 'alice' });
+    const s = createTaskService(asyncOnly(engine), { logger });
+    expect(s.updateNow?.('job', { progress: 5 })).toBeNull();
+    expect(await s.get('job')).toMatchObject({ progress: null, version: 1 });
+    expect(await s.update('job', { progress: 5 })).toMatchObject({ progress: 5, version: 2 });
+    await s.stop();
+  });
+});
+
 describe('task service: stall detection', () => {
   it('marks a running task stalled once its timeout passes with no update', async () => {
     const { engine, clock, service } = setup();

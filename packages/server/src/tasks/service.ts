@@ -119,6 +119,10 @@ class DefaultTaskService implements TaskService {
     return this.changes.apply(id, { type: 'update', ...input });
   }
 
+  updateNow(id: string, input: UpdateTaskInput): Task | null {
+    return this.changes.applyNow(id, { type: 'update', ...input });
+  }
+
   async appendLogs(id: string, lines: string[]): Promise<Task> {
     const valid = validateLines(lines);
     const data: TaskEventData = { kind: 'task.log', taskId: id, lines: valid };

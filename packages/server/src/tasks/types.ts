@@ -16,6 +16,12 @@ export interface TaskService {
   /** `created: false` when the idempotency key was seen before (no new event). */
   create(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }>;
   update(id: string, input: UpdateTaskInput): Promise<Task>;
+  /**
+   * update() in this turn when it can be (an engine with synchronous storage and no
+   * other change of the task in flight on this node): the new snapshot; null when the
+   * change has to wait (then call update()). Throws what update() rejects with.
+   */
+  updateNow?(id: string, input: UpdateTaskInput): Task | null;
   appendLogs(id: string, lines: string[]): Promise<Task>;
   /**
    * Append a chunk to a task's stream (`output` when not named); the stream's chunk
