@@ -309,8 +309,10 @@ describe('close codes the server produces', () => {
       (c.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(
         Buffer.concat(frames.map((f) => maskedTextFrame(JSON.stringify(f)))),
       );
-      const replies: Array<{ id: number; error?: { code: string }; result?: { offset?: number } }> = [];
-      for (let i = 0; i < frames.length; i++) replies.push(await c.next((f) => f.type === 'reply', `reply ${i}`));
+      type Reply = { id: number; error?: { code: string }; result?: { offset?: number } };
+      const replies: Reply[] = [];
+      for (let i = 0; i < frames.length; i++)
+        replies.push((await c.next((f) => f.type === 'reply', `reply ${i}`)) as Reply);
       expect(replies.map((r) => r.id)).toEqual([0, 1, 2, 3, 4, 5]);
       expect(replies.map((r) => r.error?.code ?? 'ok')).toEqual(['ok', 'ok', 'ok', 'forbidden', 'ok', 'ok']);
       // The subscribe answers the position after the publish before it.
