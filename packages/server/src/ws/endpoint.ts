@@ -21,7 +21,6 @@
  *   missed two consecutive pongs is terminated.
  * - The request URL may carry a credential: only a redacted URL is ever logged.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -32,6 +31,7 @@ import { TUNING } from '../config/options.js';
 import type { ServerConfig } from '../config/types.js';
 import { SECURITY, errorResponses } from '../http/openapi-schemas.js';
 import { redactUrl } from '../logging/logger.js';
+import { newConnectionId } from '../util/random-id.js';
 import { CLOSE } from './connection-parts.js';
 import { Connection } from './connection.js';
 import type { ConnectionDeps, Credential } from './connection-types.js';
@@ -189,7 +189,7 @@ export function registerWebSocket(
   }
 
   function onConnection(ws: WebSocket, raw: Socket, url: string): void {
-    const id = `c_${randomBytes(12).toString('base64url')}`;
+    const id = newConnectionId();
     const wire = new Wire(ws, raw);
     const conn = new Connection(id, wire, deps);
     wire.conn = conn;
