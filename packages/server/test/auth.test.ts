@@ -48,6 +48,28 @@ describe('JWT verification', () => {
     expect((await verify(await hs({ sub: 'bob' }))).expiresAt).toBeNull();
   });
 
+  it('answers a token seen before from its cache only for the very same bytes', async () => {
+    const token = await hs({ sub: 'alice', channels: ['room:*'] });
+    const first = await verify(token);
+    expect(await verify(token)).toBe(first);
+    // The same signature on another payload (a different user) is verified, and refused.
+    const [header, , signature] = token.split('.');
+    const forged = `${header}.${b64({ sub: 'mallory', admin: true, channels: ['room:*'] })}.${signature}`;
+    expect(await reason(verify(forged))).toBe('invalid');
+    // A trailing byte more is another token too.
+    expect(await reason(verify(`${token}A`))).toBe('invalid');
+  });
+
+  it('shares one frozen list between Principals granted the same patterns', async () => {
+    const a = await verify(await hs({ sub: 'a', channels: ['room:*', 'task:x'] }));
+    const b = await verify(await hs({ sub: 'b', channels: ['room:*', 'task:x'] }));
+    expect(b.channels).toBe(a.channels);
+    expect(Object.isFrozen(a.channels)).toBe(true);
+    expect(a.publish).toBe(b.publish);
+    expect(a.publish).toEqual([]);
+    expect(Object.isFrozen(a.publish)).toBe(true);
+  });
+
   it('refuses alg none', async () => {
     const token = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'alice', admin: true })}.`;
     expect(await reason(verify(token))).toBe('invalid');

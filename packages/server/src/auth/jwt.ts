@@ -10,8 +10,10 @@
  *   in `*`), `admin` (optional boolean).
  * - An expired token → AuthError('expired') (WebSocket close 4001); anything else →
  *   AuthError('invalid') (close 4501). Messages never include the token.
+ * - Tokens that verified are remembered (a reconnect storm presents them again) by
+ *   their SHA-256, never by their text: see `VerifiedTokens`.
  */
-import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, webcrypto, type KeyObject } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { isValidPattern } from '@taskwire/protocol';
 import type { ServerConfig } from '../config/types.js';
@@ -33,10 +35,12 @@ export function createJwtVerifier(config: JwtConfig): JwtVerifier {
       ? (hmacKey ??= webcrypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']))
       : key;
   const verified = new VerifiedTokens(MAX_CACHED_TOKENS, config.clockLeewaySec);
+  const lists = new PatternLists(MAX_SHARED_LISTS);
   return async (token: string): Promise<Principal> => {
     if (typeof token !== 'string' || token.length === 0) throw new AuthError('missing', 'no token');
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('invalid', 'token too long');
-    const known = verified.get(token);
+    const digest = tokenDigest(token);
+    const known = verified.get(digest);
     if (known) return known;
     let payload: JWTPayload;
     try {
@@ -47,20 +51,31 @@ export function createJwtVerifier(config: JwtConfig): JwtVerifier {
     } catch (err) {
       throw toAuthError(err, alg);
     }
-    const principal = principalFromClaims(payload);
-    // Typical tokens are well under 1 KB; the bound keeps the cache's memory small.
-    if (token.length <= MAX_CACHED_TOKEN_LENGTH) verified.set(token, principal);
+    const principal = principalFromClaims(payload, lists);
+    verified.set(digest, principal);
     return principal;
   };
 }
 
 /** Verified tokens kept for reconnects (a storm presents the same tokens again). */
 const MAX_CACHED_TOKENS = 10_000;
-const MAX_CACHED_TOKEN_LENGTH = 4096;
+/** Distinct `channels` / `publish` lists shared between Principals. */
+const MAX_SHARED_LISTS = 1_000;
 
 /**
- * Tokens that verified, with their Principal, until `exp` + leeway; bounded (the oldest
- * goes first). Only successes are kept, so a bad token is always verified (and refused).
+ * The cache key of a token: its SHA-256 (43 characters of base64url). Equal digests mean
+ * the very same token bytes (a SHA-256 collision is infeasible), so a hit is only ever
+ * for a token that verified; and an entry holds 43 characters instead of the token
+ * (one distinct token per connection used to keep every connection's token alive).
+ */
+function tokenDigest(token: string): string {
+  return hash('sha256', token, 'base64url');
+}
+
+/**
+ * Tokens that verified, by digest, with their Principal (the same object the connection
+ * holds), until `exp` + leeway; bounded (the oldest goes first). Only successes are kept,
+ * so a bad token is always verified (and refused).
  */
 class VerifiedTokens {
   private readonly map = new Map<string, Principal>();
@@ -70,22 +85,47 @@ class VerifiedTokens {
     private readonly leewaySec: number,
   ) {}
 
-  get(token: string): Principal | null {
-    const p = this.map.get(token);
+  get(digest: string): Principal | null {
+    const p = this.map.get(digest);
     if (!p) return null;
     if (p.expiresAt !== null && p.expiresAt + this.leewaySec * 1000 <= Date.now()) {
-      this.map.delete(token);
+      this.map.delete(digest);
       return null;
     }
     return p;
   }
 
-  set(token: string, p: Principal): void {
+  set(digest: string, p: Principal): void {
     if (this.map.size >= this.max) {
       const oldest = this.map.keys().next();
       if (!oldest.done) this.map.delete(oldest.value);
     }
-    this.map.set(token, p);
+    this.map.set(digest, p);
+  }
+}
+
+const NO_PATTERNS: readonly string[] = Object.freeze([]);
+
+/**
+ * One frozen array per distinct list of patterns: the many tokens that grant the same
+ * `channels` (say `["room:*"]`) share one array instead of each Principal keeping the
+ * copy its token's JSON was parsed into. Bounded: past `max` lists, a new one is frozen
+ * and used as it is.
+ */
+class PatternLists {
+  private readonly lists = new Map<string, readonly string[]>();
+
+  constructor(private readonly max: number) {}
+
+  share(patterns: string[]): readonly string[] {
+    if (patterns.length === 0) return NO_PATTERNS;
+    // Patterns never contain a space (isValidPattern), so the joined text names the list.
+    const key = patterns.join(' ');
+    const known = this.lists.get(key);
+    if (known) return known;
+    const list = Object.freeze(patterns);
+    if (this.lists.size < this.max) this.lists.set(key, list);
+    return list;
   }
 }
 
@@ -111,7 +151,7 @@ function toAuthError(err: unknown, alg: string): AuthError {
 }
 
 /** Validate the claims of a verified token and turn them into a Principal. */
-export function principalFromClaims(payload: JWTPayload): Principal {
+function principalFromClaims(payload: JWTPayload, lists: PatternLists): Principal {
   const { sub, admin, channels, publish, exp } = payload as JWTPayload & Record<string, unknown>;
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128) {
     throw new AuthError('invalid', 'token claim invalid: sub must be a non-empty string');
@@ -122,8 +162,8 @@ export function principalFromClaims(payload: JWTPayload): Principal {
     sub,
     admin: admin === true,
     apiKey: false,
-    channels: patterns(channels, 'channels'),
-    publish: patterns(publish, 'publish'),
+    channels: lists.share(patterns(channels, 'channels')),
+    publish: lists.share(patterns(publish, 'publish')),
     expiresAt: typeof exp === 'number' ? exp * 1000 : null,
   };
 }

@@ -2,14 +2,7 @@
  * Small parts of a Connection: why it closes (code, reason, error frame), its one
  * timer slot, and the bad-frame window.
  */
-import {
-  CloseCode,
-  FEATURES,
-  PROTOCOL_VERSION,
-  TaskwireError,
-  type ErrorCode,
-  type WelcomeFrame,
-} from '@taskwire/protocol';
+import { CloseCode, FEATURES, PROTOCOL_VERSION, TaskwireError, type ErrorCode } from '@taskwire/protocol';
 import type { Principal } from '../auth/types.js';
 
 /** A close: its code, the close reason (≤ 123 bytes) and, when set, the `error` frame sent first. */
@@ -84,16 +77,14 @@ export function internalError(cause: unknown): TaskwireError {
   return new TaskwireError('internal', 'internal server error', { cause });
 }
 
-/** The `welcome` frame's text (docs/protocol.md §2; `features`: §8). */
+/** The constant head and tail of every `welcome` frame, serialized once. */
+const WELCOME_HEAD = `{"type":"welcome","protocol":${JSON.stringify(PROTOCOL_VERSION)},"connectionId":`;
+const WELCOME_TAIL = `,"features":${JSON.stringify(FEATURES)}}`;
+
+/**
+ * The `welcome` frame's text (docs/protocol.md §2; `features`: §8): the same text as
+ * `JSON.stringify` of a WelcomeFrame with the keys in this order, without building one.
+ */
 export function welcomeFrame(connectionId: string, user: string, heartbeatMs: number): string {
-  const welcome: WelcomeFrame = {
-    type: 'welcome',
-    protocol: PROTOCOL_VERSION,
-    connectionId,
-    user,
-    heartbeatMs,
-    serverTime: Date.now(),
-    features: [...FEATURES],
-  };
-  return JSON.stringify(welcome);
+  return `${WELCOME_HEAD}${JSON.stringify(connectionId)},"user":${JSON.stringify(user)},"heartbeatMs":${heartbeatMs},"serverTime":${Date.now()}${WELCOME_TAIL}`;
 }

@@ -19,19 +19,24 @@
  * - One heartbeat interval for the whole node (unref'd, running only while there
  *   are connections): every `heartbeatMs` each socket is pinged; a socket that
  *   missed two consecutive pongs is terminated.
+ * - No listener per socket: the sockets of the endpoint's own ws server are an
+ *   `EndpointSocket`, whose `emit` hands `message`, `pong`, `close` and `error` to the
+ *   endpoint's shared handlers (four listeners made each socket's event table a
+ *   dictionary of ~280 bytes and cost four `on` calls per connect). Sockets a host's
+ *   @fastify/websocket upgraded get the same handlers as listeners.
  * - The request URL may carry a credential: only a redacted URL is ever logged.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { TUNING } from '../config/options.js';
 import type { ServerConfig } from '../config/types.js';
 import { SECURITY, errorResponses } from '../http/openapi-schemas.js';
 import { redactUrl } from '../logging/logger.js';
+import { newConnectionId } from '../util/random-id.js';
 import { CLOSE } from './connection-parts.js';
 import { Connection } from './connection.js';
 import type { ConnectionDeps, Credential } from './connection-types.js';
@@ -53,6 +58,44 @@ export interface WebSocketEndpointOptions {
 }
 
 type GatewayPhase = 'running' | 'closing';
+
+/** The endpoint's handlers of a socket's events; `this` is the socket. */
+interface SocketHandlers {
+  message(this: WebSocket, data: RawData, isBinary: boolean): void;
+  pong(this: WebSocket): void;
+  close(this: WebSocket): void;
+  error(this: WebSocket, err: Error): void;
+}
+
+/**
+ * A socket of the endpoint's own ws server (its `WebSocket` option): once `handlers`
+ * is set, its `message`, `pong`, `close` and `error` events go to them and to nothing
+ * else (nobody else holds these sockets); every other event is emitted as usual.
+ */
+class EndpointSocket extends WebSocket {
+  handlers: SocketHandlers | null = null;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const h = this.handlers;
+    if (h !== null) {
+      switch (event) {
+        case 'message':
+          h.message.call(this, args[0] as RawData, args[1] as boolean);
+          return true;
+        case 'pong':
+          h.pong.call(this);
+          return true;
+        case 'close':
+          h.close.call(this);
+          return true;
+        case 'error':
+          h.error.call(this, args[0] as Error);
+          return true;
+      }
+    }
+    return super.emit(event, ...args);
+  }
+}
 
 const WS_SCHEMA = {
   summary: 'The WebSocket endpoint (the only one)',
@@ -104,6 +147,7 @@ export function registerWebSocket(
         maxPayload: config.maxFrameBytes,
         perMessageDeflate: false,
         clientTracking: false,
+        WebSocket: EndpointSocket,
       });
   /**
    * Sockets still authenticating, oldest first. They hold no connection slot (a
@@ -162,6 +206,8 @@ export function registerWebSocket(
     if (this.readyState === this.OPEN || this.readyState === this.CONNECTING) this.terminate();
   }
 
+  const handlers: SocketHandlers = { message: onMessage, pong: onPong, close: onClose, error: onError };
+
   function tick(): void {
     for (const wire of Array.from(wires.values())) {
       if (wire.missed >= 2) {
@@ -189,15 +235,18 @@ export function registerWebSocket(
   }
 
   function onConnection(ws: WebSocket, raw: Socket, url: string): void {
-    const id = `c_${randomBytes(12).toString('base64url')}`;
+    const id = newConnectionId();
     const wire = new Wire(ws, raw);
     const conn = new Connection(id, wire, deps);
     wire.conn = conn;
     wires.set(ws, wire);
-    ws.on('message', onMessage);
-    ws.on('pong', onPong);
-    ws.on('close', onClose);
-    ws.on('error', onError);
+    if (ws instanceof EndpointSocket) ws.handlers = handlers;
+    else {
+      ws.on('message', onMessage);
+      ws.on('pong', onPong);
+      ws.on('close', onClose);
+      ws.on('error', onError);
+    }
     if (logger.isLevelEnabled('debug'))
       logger.debug({ connection: id, url: redactUrl(url) }, 'ws: connection accepted');
 
