@@ -29,6 +29,7 @@ let corked: Batched[] = [];
 function endTurn(): void {
   ending = false;
   turn += 1;
+  if (corked.length === 0) return; // the usual turn: nothing corked, nothing allocated
   // An uncork may write more (a write callback): those writes belong to the next turn.
   const batch = corked;
   corked = [];
